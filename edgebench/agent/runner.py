@@ -1,0 +1,280 @@
+"""Run a sweep point by point: one worker process per point, each point committed at once.
+
+``run_worker(job)`` starts ``python -m edgebench.agent.worker`` in its own session, sends the job
+as JSON on stdin, reads the JSON result from a dedicated pipe (stdout stays free for libraries that
+print), and classifies a death without a result: killed by SIGKILL (the kernel's OOM killer, or the
+address-space limit), aborted on a failed allocation, or crashed.
+
+``Sweep`` turns a validated plan into stored measurement rows; the caller owns the store and the
+progress display (callbacks), so the CLI and the agent share it.
+"""
+import hashlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from edgebench.agent import schema
+from edgebench.agent.store import utc_now
+from edgebench.engines.base import EngineSpec
+
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_OOM_HINTS = ("bad_alloc", "failed to allocate", "out of memory", "cannot allocate memory", "memoryerror",
+              "unable to allocate")
+
+
+def _signal_name(signum):
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return "signal {}".format(signum)
+
+
+def _tail(text, lines=3, width=400):
+    kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()][-lines:]
+    return " | ".join(kept)[-width:]
+
+
+def _worker_env(job):
+    env = dict(os.environ)
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = _PACKAGE_PARENT + (os.pathsep + path if path else "")
+    if job.get("memory_limit_mb"):
+        # glibc reserves 64 MB of address space per malloc arena and thread; under an address-space
+        # limit that reservation, not real use, would fail first.
+        env.setdefault("MALLOC_ARENA_MAX", "2")
+    return env
+
+
+def classify_death(returncode, stderr_text, memory_limit_mb):
+    """(status, error) for a worker that exited without writing a result."""
+    oom_text = any(h in stderr_text.lower() for h in _OOM_HINTS)
+    tail = _tail(stderr_text)
+    if returncode is not None and returncode < 0:
+        name = _signal_name(-returncode)
+        if -returncode == signal.SIGKILL:
+            return (
+                schema.STATUS_OOM,
+                "worker killed by SIGKILL: most likely the kernel's out-of-memory killer" + (
+                    "; last output: " + tail if tail else ""),
+            )
+        if oom_text:
+            return schema.STATUS_OOM, "worker died from {} after a failed allocation: {}".format(name, tail)
+        return schema.STATUS_CRASHED, "worker died from {}{}".format(name, ": " + tail if tail else "")
+    if oom_text:
+        return schema.STATUS_OOM, "worker ran out of memory: {}".format(tail)
+    return (
+        schema.STATUS_CRASHED,
+        "worker exited with status {} without a result{}".format(returncode, ": " + tail if tail else ""),
+    )
+
+
+def run_worker(job, timeout_s=None, on_start=None):
+    """Measure one point in a fresh worker process; always returns a result dict with a status."""
+    rfd, wfd = os.pipe()
+    stderr_file = tempfile.TemporaryFile()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edgebench.agent.worker", "--result-fd", str(wfd)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_file,
+            pass_fds=(wfd,),
+            env=_worker_env(job),
+            start_new_session=True,  # Ctrl-C reaches the sweep, which then stops the worker itself
+        )
+    except OSError as exc:
+        os.close(rfd)
+        os.close(wfd)
+        stderr_file.close()
+        return {"status": schema.STATUS_CRASHED, "error": "cannot start a worker: {}".format(exc)}
+    os.close(wfd)
+    if on_start:
+        on_start(proc)
+    chunks = []
+    timed_out = False
+    try:
+        try:
+            proc.stdin.write(json.dumps(job).encode("utf-8"))
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        deadline = time.monotonic() + timeout_s if timeout_s else None
+        while True:
+            wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            if deadline is not None and wait == 0.0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([rfd], [], [], wait)
+            if ready:
+                data = os.read(rfd, 1 << 16)
+                if not data:
+                    break
+                chunks.append(data)
+        if timed_out:
+            proc.kill()
+        proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        os.close(rfd)
+    stderr_file.seek(0)
+    stderr_text = stderr_file.read().decode("utf-8", "replace")
+    stderr_file.close()
+    if timed_out:
+        return {
+            "status": schema.STATUS_TIMEOUT,
+            "error": "no result within {:g} s; the worker was killed (raise --point-timeout)".format(timeout_s),
+        }
+    raw = b"".join(chunks)
+    if raw:
+        try:
+            result = json.loads(raw.decode("utf-8"))
+            if isinstance(result, dict) and result.get("status"):
+                return result
+        except ValueError:
+            pass
+    status, error = classify_death(proc.returncode, stderr_text, job.get("memory_limit_mb"))
+    return {"status": status, "error": error}
+
+
+def env_key(environment):
+    """Short fingerprint of the comparable part of the environment."""
+    try:
+        from edgebench.platform.environment import comparable_keys
+
+        material = comparable_keys(environment)
+    except Exception:  # a broken platform probe must not stop a sweep; fall back to the host
+        material = {"host": environment.get("host"), "cpu": environment.get("cpu")}
+    blob = json.dumps(material, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def collect_environment(root=None):
+    try:
+        from edgebench.platform.environment import collect_environment as collect
+
+        env = collect(root)
+    except Exception as exc:  # record what we can rather than fail the sweep
+        import platform
+        import socket
+
+        env = {"host": socket.gethostname(), "python": platform.python_version(),
+               "environment_error": "{}: {}".format(type(exc).__name__, exc)}
+    from edgebench.engines import availability
+
+    env["backends"] = dict((name, {"available": ok, "detail": detail}) for name, (ok, detail) in
+                           availability().items())
+    return env
+
+
+class Sweep(object):
+    """Measure every point of a plan whose models are already prepared.
+
+    ``models`` maps each plan model reference to its PreparedModel. ``on_point(row)`` is called after
+    each point is stored; ``on_start(point_key, index, total)`` before it is measured.
+    """
+
+    def __init__(self, plan, models, store, run_id, environment, backend, power=None):
+        self.plan = plan
+        self.models = models
+        self.store = store
+        self.run_id = run_id
+        self.backend = backend
+        self.power = power
+        self.env_key = env_key(environment)
+        self.current_process = None
+
+    def job_for(self, prepared, precision, batch):
+        spec = EngineSpec(
+            onnx_path=prepared.onnx_path,
+            onnx_sha256=prepared.onnx_sha256,
+            model=prepared.name,
+            precision=precision,
+            batch_size=batch,
+            cache_dir=self.plan.cache_dir,
+            threads=self.plan.threads,
+            providers=self.plan.providers,
+            options={
+                "node_macs": prepared.node_macs,
+                "input_shape": list(prepared.input_shape),
+                "calib_data": self.plan.calib_data,
+                "calib_images": self.plan.calib_images,
+                "model_source": prepared.source,
+            },
+        )
+        return {
+            "engine": spec.to_dict(),
+            "backend": self.backend,
+            "warmup_s": self.plan.warmup_s,
+            "iterations": self.plan.iterations,
+            "duration_s": self.plan.duration_s,
+            "max_duration_s": self.plan.max_duration_s,
+            "memory_limit_mb": self.plan.memory_limit_mb,
+            "root": self.plan.root,
+        }
+
+    def base_row(self, prepared, precision, batch):
+        return schema.empty_point(
+            point_key=schema.point_key(prepared.name, self.backend, precision, batch),
+            model=prepared.name,
+            model_source=prepared.source,
+            family=prepared.family,
+            onnx_sha256=prepared.onnx_sha256,
+            backend=self.backend,
+            precision=precision,
+            batch_size=batch,
+            input_shape="x".join(str(d) for d in prepared.input_shape),
+            env_key=self.env_key,
+            params=prepared.params,
+            macs=prepared.macs,
+            gops=prepared.gops,
+            top1=prepared.top1,
+            top5=prepared.top5,
+            top1_source=prepared.top1_source,
+            memory_limit_mb=self.plan.memory_limit_mb,
+        )
+
+    def measure_point(self, model_ref, precision, batch):
+        prepared = self.models[model_ref]
+        row = self.base_row(prepared, precision, batch)
+        row["started_at"] = utc_now()
+
+        def remember(proc):
+            self.current_process = proc
+
+        result = run_worker(self.job_for(prepared, precision, batch), self.plan.point_timeout_s, remember)
+        self.current_process = None
+        row["finished_at"] = utc_now()
+        window = (result.pop("window_start_s", None), result.pop("window_end_s", None), result.pop("images", None))
+        for key, value in result.items():
+            if key in row and value is not None:
+                row[key] = value
+        notes = [n for n in (row.get("note"),) if n] + list(prepared.notes)
+        row["note"] = "; ".join(notes) if notes else None
+        if self.power is not None and row["status"] == schema.STATUS_OK and window[0] is not None:
+            row.update(self.power.summarize(window[0], window[1], window[2]))
+        return row
+
+    def run(self, on_start=None, on_point=None, skip=()):
+        points = self.plan.points()
+        total = len(points)
+        done = []
+        for index, (model_ref, precision, batch) in enumerate(points):
+            key = schema.point_key(self.models[model_ref].name, self.backend, precision, batch)
+            if key in skip:
+                continue
+            if on_start:
+                on_start(key, index, total)
+            row = self.measure_point(model_ref, precision, batch)
+            self.store.add_point(self.run_id, row)
+            done.append(row)
+            if on_point:
+                on_point(row)
+        return done

@@ -1,0 +1,267 @@
+"""The results store: one SQLite file (stdlib sqlite3) per store.
+
+Written for SQLite 3.22 (JetPack 4.6): no UPSERT, no window functions. Every point is committed the
+moment it is measured, so a crash, Ctrl-C or power loss loses at most the point in flight. The
+schema version lives in ``PRAGMA user_version``; migrations are functions below, applied in order.
+
+Opening refuses files that are not SQLite, SQLite files that are not edgebench stores, and stores
+written by a newer edgebench - never touching them. Exports (CSV, JSON) are written to a temporary
+file and renamed, so an interrupted export leaves the previous file intact.
+"""
+import csv
+import datetime
+import json
+import os
+import sqlite3
+
+from edgebench import __version__
+from edgebench._files import atomic_write
+from edgebench.agent import schema
+from edgebench.errors import StoreError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def utc_now():
+    return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z"
+
+
+def _create_table_sql(table, columns):
+    cols = ",\n  ".join("{} {}".format(name, sqltype) for name, sqltype, _ in columns)
+    return "CREATE TABLE {} (\n  {}\n)".format(table, cols)
+
+
+def _migrate_0_to_1(conn):
+    conn.execute(_create_table_sql("runs", schema.RUN_COLUMNS))
+    conn.execute(_create_table_sql("measurements", schema.MEASUREMENT_COLUMNS))
+    conn.execute(_create_table_sql("accuracy", schema.ACCURACY_COLUMNS))
+    conn.execute("CREATE INDEX measurements_run ON measurements (run_id, point_key)")
+    conn.execute("CREATE INDEX accuracy_lookup ON accuracy (model, backend, precision)")
+
+
+# MIGRATIONS[v] upgrades a store at version v to v + 1.
+MIGRATIONS = {0: _migrate_0_to_1}
+assert len(MIGRATIONS) == schema.SCHEMA_VERSION
+
+
+def _sql_value(value):
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    if isinstance(value, float) and value != value:  # NaN -> NULL
+        return None
+    return value
+
+
+class ResultStore(object):
+    """An open results store. Use as a context manager or call ``close()``."""
+
+    def __init__(self, path, create=True):
+        self.path = str(path)
+        exists = os.path.exists(self.path)
+        if exists:
+            self._check_is_sqlite()
+        elif not create:
+            raise StoreError("results store {} does not exist".format(self.path))
+        else:
+            directory = os.path.dirname(os.path.abspath(self.path))
+            if not os.path.isdir(directory):
+                raise StoreError("directory {} does not exist".format(directory))
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30)
+            self.conn.row_factory = sqlite3.Row
+            self._prepare(exists)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError("cannot open results store {}: {}".format(self.path, exc))
+
+    # ------------------------------------------------------------------ opening and migrating
+
+    def _check_is_sqlite(self):
+        if os.path.isdir(self.path):
+            raise StoreError("{} is a directory, not a results store".format(self.path))
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise StoreError("cannot read results store {}: {}".format(self.path, exc.strerror or exc))
+        if head and head != SQLITE_MAGIC:
+            raise StoreError(
+                "{} is not an edgebench results store (not an SQLite file); it was left untouched - "
+                "choose another --out".format(self.path)
+            )
+
+    def _tables(self):
+        return set(r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+
+    def _prepare(self, existed):
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = self._tables() - {"sqlite_sequence"}
+        if existed and version == 0 and tables:
+            raise StoreError(
+                "{} is an SQLite database but not an edgebench results store (tables: {}); it was left "
+                "untouched".format(self.path, ", ".join(sorted(tables)))
+            )
+        if version > schema.SCHEMA_VERSION:
+            raise StoreError(
+                "{} was written by a newer edgebench (schema {} > {}); upgrade edgebench to read it".format(
+                    self.path, version, schema.SCHEMA_VERSION
+                )
+            )
+        if version < schema.SCHEMA_VERSION:
+            with self.conn:
+                for v in range(version, schema.SCHEMA_VERSION):
+                    MIGRATIONS[v](self.conn)
+                self.conn.execute("PRAGMA user_version = {:d}".format(schema.SCHEMA_VERSION))
+        self._add_missing_columns()
+
+    def _add_missing_columns(self):
+        """Add nullable columns a store of the current version lacks (written by a pre-release build)."""
+        for table, columns in (("runs", schema.RUN_COLUMNS), ("measurements", schema.MEASUREMENT_COLUMNS),
+                               ("accuracy", schema.ACCURACY_COLUMNS)):
+            have = set(r[1] for r in self.conn.execute("PRAGMA table_info({})".format(table)))
+            missing = [(n, t) for n, t, _ in columns if n not in have and "NOT NULL" not in t and "PRIMARY" not in t]
+            if missing:
+                with self.conn:
+                    for name, sqltype in missing:
+                        self.conn.execute("ALTER TABLE {} ADD COLUMN {} {}".format(table, name, sqltype))
+
+    @property
+    def schema_version(self):
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self):
+        if getattr(self, "conn", None) is not None:
+            self.conn.close()
+            self.conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def create_run(self, plan, environment, started_at=None):
+        with self.conn:
+            cur = self.conn.execute(
+                "INSERT INTO runs (started_at, status, edgebench_version, plan_json, environment_json) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    started_at or utc_now(),
+                    schema.RUN_RUNNING,
+                    __version__,
+                    json.dumps(plan, sort_keys=True),
+                    json.dumps(environment, sort_keys=True),
+                ),
+            )
+        return cur.lastrowid
+
+    def finish_run(self, run_id, status, note=None):
+        with self.conn:
+            self.conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, note = ? WHERE id = ?",
+                (status, utc_now(), note, run_id),
+            )
+
+    def add_point(self, run_id, row):
+        """Insert one measurement row (dict of schema columns) and commit at once."""
+        unknown = set(row) - set(schema.POINT_FIELDS)
+        if unknown:
+            raise StoreError("not measurement columns: {}".format(", ".join(sorted(unknown))))
+        names = ["run_id"] + [n for n in schema.POINT_FIELDS if n in row]
+        values = [run_id] + [_sql_value(row[n]) for n in names[1:]]
+        sql = "INSERT INTO measurements ({}) VALUES ({})".format(", ".join(names), ", ".join("?" * len(names)))
+        with self.conn:
+            cur = self.conn.execute(sql, values)
+        return cur.lastrowid
+
+    def add_accuracy(self, row):
+        row = dict(row)
+        row.setdefault("measured_at", utc_now())
+        names = [n for n in schema.ACCURACY_COLUMN_NAMES if n in row and n != "id"]
+        sql = "INSERT INTO accuracy ({}) VALUES ({})".format(", ".join(names), ", ".join("?" * len(names)))
+        with self.conn:
+            cur = self.conn.execute(sql, [_sql_value(row[n]) for n in names])
+        return cur.lastrowid
+
+    # ------------------------------------------------------------------ reading
+
+    def runs(self):
+        return [dict(r) for r in self.conn.execute("SELECT * FROM runs ORDER BY id")]
+
+    def run(self, run_id):
+        row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return dict(row) if row else None
+
+    def measurements(self, run_id=None):
+        if run_id is None:
+            cur = self.conn.execute("SELECT * FROM measurements ORDER BY id")
+        else:
+            cur = self.conn.execute("SELECT * FROM measurements WHERE run_id = ? ORDER BY id", (run_id,))
+        return [dict(r) for r in cur]
+
+    def point_keys(self, run_id):
+        """Keys of the points already stored for ``run_id`` (a resumed run measures only the rest)."""
+        cur = self.conn.execute("SELECT point_key FROM measurements WHERE run_id = ?", (run_id,))
+        return set(r[0] for r in cur)
+
+    def accuracy(self, model=None, backend=None, precision=None):
+        clauses, args = [], []
+        for col, val in (("model", model), ("backend", backend), ("precision", precision)):
+            if val is not None:
+                clauses.append("{} = ?".format(col))
+                args.append(val)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        return [dict(r) for r in self.conn.execute("SELECT * FROM accuracy{} ORDER BY id".format(where), args)]
+
+    def latest_accuracy(self, model, backend, precision, onnx_sha256=None):
+        sql = "SELECT * FROM accuracy WHERE model = ? AND backend = ? AND precision = ?"
+        args = [model, backend, precision]
+        if onnx_sha256:
+            sql += " AND onnx_sha256 = ?"
+            args.append(onnx_sha256)
+        row = self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        return dict(row) if row else None
+
+    # ------------------------------------------------------------------ exports
+
+    def export_csv(self, path):
+        rows = self.measurements()
+        atomic_write(path, lambda fh: _write_csv(fh, rows), mode="w", newline="", encoding="utf-8")
+
+    def export_json(self, path):
+        doc = {
+            "schema_version": self.schema_version,
+            "edgebench_version": __version__,
+            "runs": self.runs(),
+            "measurements": self.measurements(),
+            "accuracy": self.accuracy(),
+        }
+        atomic_write(path, lambda fh: json.dump(_json_safe(doc), fh, indent=1, allow_nan=False), mode="w",
+                     encoding="utf-8")
+
+    def export_all(self, directory):
+        """Write ``results.csv`` and ``results.json`` next to the database in ``directory``."""
+        self.export_csv(os.path.join(directory, "results.csv"))
+        self.export_json(os.path.join(directory, "results.json"))
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return dict((k, _json_safe(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    return value
+
+
+def _write_csv(fh, rows):
+    writer = csv.writer(fh)
+    writer.writerow(schema.MEASUREMENT_COLUMN_NAMES)
+    for row in rows:
+        writer.writerow(["" if row.get(n) is None else row.get(n) for n in schema.MEASUREMENT_COLUMN_NAMES])

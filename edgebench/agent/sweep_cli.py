@@ -1,0 +1,243 @@
+"""``edgebench sweep``: measure models x precisions x batch sizes and store every point."""
+import argparse
+import os
+import sys
+
+from edgebench.cliutil import (
+    add_json_argument,
+    add_root_argument,
+    emit_json,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
+from edgebench.errors import UsageError
+
+
+def batches_arg(text):
+    from edgebench.agent.plan import parse_batches
+
+    try:
+        return parse_batches(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc))
+
+
+def add_plan_arguments(parser):
+    """The sweep flags; ``edgebench submit`` (the agent's client) reuses them."""
+    from edgebench.engines import CHOICES
+
+    models = parser.add_argument_group("what to measure")
+    models.add_argument("--models", action="append", metavar="NAME[,NAME...]",
+                        help="zoo models (see `edgebench models`); default: the seed paper's set")
+    models.add_argument("--model", action="append", metavar="FILE.onnx",
+                        help="a user ONNX model (repeatable); a fixed batch of 1 is made dynamic if possible")
+    models.add_argument("--weights", metavar="PATH", help="local state dict for the (single) zoo model")
+    models.add_argument("--engine", action="append", metavar="PRECISION",
+                        help="fp32 | fp16 | int8, repeatable or comma-separated (default fp32)")
+    models.add_argument("--backend", default="auto", choices=CHOICES,
+                        help="engine backend; auto = TensorRT when importable, else ONNX Runtime")
+    models.add_argument("--batches", type=batches_arg, metavar="SPEC",
+                        help="batch sizes: 1-64 (powers of two, the default), 1..8 (every one) or 1,2,4")
+    timing = parser.add_argument_group("timing")
+    timing.add_argument("--iterations", type=positive_int, default=10,
+                        help="minimum timed iterations per point (default 10)")
+    timing.add_argument("--duration", type=non_negative_float, default=3.0, metavar="SECONDS",
+                        help="minimum timed seconds per point (default 3); both minimums must be met")
+    timing.add_argument("--max-duration", type=positive_float, default=60.0, metavar="SECONDS",
+                        help="stop a point's timed loop after this long even if --iterations is not reached "
+                        "(default 60)")
+    timing.add_argument("--warmup-ms", type=non_negative_float, default=200.0, metavar="MS",
+                        help="warm-up time before timing, at least one iteration (default 200)")
+    timing.add_argument("--threads", type=positive_int, help="engine intra-op threads (CPU; default: all CPUs)")
+    timing.add_argument("--point-timeout", type=positive_float, default=1800.0, metavar="SECONDS",
+                        help="kill a worker that gives no result within this time (default 1800)")
+    res = parser.add_argument_group("resources")
+    res.add_argument("--memory-limit-mb", type=positive_int, metavar="MB",
+                     help="address-space limit for each worker; points that exceed it are stored as oom")
+    res.add_argument("--cache-dir", metavar="DIR",
+                     help="ONNX and engine cache (default $EDGEBENCH_CACHE_DIR or ~/.cache/edgebench)")
+    add_root_argument(res)
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "sweep",
+        help="measure time, memory (and power) per model, precision and batch size",
+        description="Sweep models over batch sizes and precisions. Each point runs in its own worker "
+        "process and is committed to <out>/results.db the moment it is measured; results.csv and "
+        "results.json are written at the end (also after Ctrl-C).",
+    )
+    add_plan_arguments(parser)
+    parser.add_argument("--out", default="results", metavar="DIR",
+                        help="results directory: results.db, results.csv, results.json (default ./results)")
+    add_json_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def plan_from_args(args):
+    from edgebench.agent.plan import SweepPlan
+    from edgebench.models import DEFAULT_MODELS, default_cache_dir
+
+    models = []
+    for group in args.models or []:
+        models.extend(m.strip() for m in group.split(",") if m.strip())
+    models.extend(args.model or [])
+    if not models:
+        models = list(DEFAULT_MODELS)
+    plan = SweepPlan(
+        models=models,
+        weights=args.weights,
+        backend=args.backend,
+        precisions=args.engine or ["fp32"],
+        batch_sizes=args.batches,
+        iterations=args.iterations,
+        duration_s=args.duration,
+        max_duration_s=args.max_duration,
+        warmup_s=args.warmup_ms / 1000.0,
+        memory_limit_mb=args.memory_limit_mb,
+        threads=args.threads,
+        point_timeout_s=args.point_timeout,
+        root=args.root or os.environ.get("EDGEBENCH_ROOT") or None,
+        cache_dir=os.path.abspath(args.cache_dir or default_cache_dir()),
+    )
+    return plan.validate()
+
+
+def check_out_dir(out):
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError("--out {} is a file; give a directory for results.db, results.csv, results.json".format(out))
+    db = os.path.join(out, "results.db")
+    if os.path.isdir(db):
+        raise UsageError("{} is a directory; choose another --out".format(db))
+    return db
+
+
+def check_backend(plan):
+    from edgebench.engines import backend_class, resolve_backend_name
+
+    name = resolve_backend_name(plan.backend)
+    cls = backend_class(name)
+    for precision in plan.precisions:
+        if precision not in cls.precisions:
+            raise UsageError("{} is not yet supported on the {} backend".format(precision, name))
+        if precision == "int8" and name == "onnxruntime":
+            try:
+                from edgebench.calibration import ort_int8  # noqa: F401
+            except ImportError:
+                raise UsageError("int8 is not yet supported on the onnxruntime backend; use --engine fp32 or fp16")
+    return name
+
+
+def prepare_models(plan, say):
+    from edgebench.models import resolve_model
+
+    prepared = {}
+    for ref in plan.models:
+        say("preparing {} ...".format(ref))
+        prepared[ref] = resolve_model(ref, plan.cache_dir, weights=plan.weights)
+    names = [p.name for p in prepared.values()]
+    dupes = sorted(set(n for n in names if names.count(n) > 1))
+    if dupes:
+        raise UsageError("two models are both called {}; rename one of the files".format(", ".join(dupes)))
+    return prepared
+
+
+def run(args):
+    from edgebench.agent.runner import Sweep, collect_environment
+    from edgebench.agent.schema import RUN_COMPLETE, RUN_INTERRUPTED
+    from edgebench.agent.store import ResultStore
+    from edgebench.cliutil import console
+
+    err = console(stderr=True)
+
+    def say(msg):
+        err.print(msg, style="dim", markup=False, highlight=False)
+
+    # Everything that can be wrong with the input is checked before the store is touched.
+    plan = plan_from_args(args)
+    out = os.path.abspath(args.out)
+    db_path = check_out_dir(out)
+    backend = check_backend(plan)
+    prepared = prepare_models(plan, say)
+    os.makedirs(out, exist_ok=True)
+    store = ResultStore(db_path)
+    environment = collect_environment(plan.root)
+    plan_dict = plan.to_dict()
+    plan_dict["backend_resolved"] = backend
+    run_id = store.create_run(plan_dict, environment)
+    sweep = Sweep(plan, prepared, store, run_id, environment, backend)
+    status, note = RUN_COMPLETE, None
+    try:
+        _run_with_progress(sweep, err)
+    except KeyboardInterrupt:
+        status, note = RUN_INTERRUPTED, "interrupted by the user (Ctrl-C)"
+    finally:
+        store.finish_run(run_id, status, note)
+        store.export_all(out)
+        stored = store.measurements(run_id)
+        store.close()
+    if status == RUN_INTERRUPTED:
+        err.print("interrupted: {} point(s) of run {} are stored in {}".format(len(stored), run_id, db_path),
+                  style="yellow")
+    if args.json:
+        emit_json({"run_id": run_id, "status": status, "out": out, "measurements": stored})
+    else:
+        _print_summary(stored, run_id, out)
+    return 130 if status == RUN_INTERRUPTED else 0
+
+
+def _run_with_progress(sweep, err):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    total = len(sweep.plan.points())
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+    rows = []
+    with progress:
+        task = progress.add_task("sweep", total=total)
+
+        def on_start(key, index, _total):
+            progress.update(task, description=key)
+
+        def on_point(row):
+            rows.append(row)
+            progress.advance(task)
+            if row["status"] == "ok":
+                msg = "{} {:>9.3f} ms/image {:>9.1f} images/s".format(
+                    row["point_key"], row["per_image_ms"], row["images_per_s"])
+            else:
+                msg = "{} {}: {}".format(row["point_key"], row["status"], row.get("error") or "")
+            progress.console.print(msg, markup=False, highlight=False)
+
+        sweep.run(on_start=on_start, on_point=on_point)
+        progress.update(task, description="done")
+    return rows
+
+
+def _print_summary(rows, run_id, out):
+    from edgebench.cliutil import console
+    from edgebench.report.table import summary_table
+
+    con = console()
+    table, notes = summary_table(rows, title="edgebench run {} ({} points)".format(run_id, len(rows)))
+    con.print(table)
+    for note in notes:
+        con.print("  * " + note, markup=False, highlight=False)
+    con.print("results: {}/results.db, results.csv, results.json".format(out), markup=False, highlight=False)
+    sys.stdout.flush()

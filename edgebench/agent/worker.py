@@ -1,0 +1,174 @@
+"""The worker: one child process measures one point (model x backend x precision x batch).
+
+Isolation is the point: an engine that crashes, aborts or runs out of memory at batch 64 takes
+only its worker down, and the sweep records the point and goes on.
+
+Protocol (JSON only, no pickle): the parent writes one job object to the worker's stdin and
+passes a pipe as ``--result-fd N``; the worker writes one result object there and exits 0. If the
+worker dies without writing, the parent classifies the death (signal, abort, out of memory).
+
+Job keys: ``engine`` (EngineSpec dict), ``backend``, ``warmup_s``, ``iterations``, ``duration_s``,
+``max_duration_s``, ``memory_limit_mb``, ``root``, ``memory_interval_s``.
+Result keys: measurement columns (see schema.py) plus ``window_start_s``/``window_end_s``
+(``time.perf_counter()`` of the timed loop; CLOCK_MONOTONIC, comparable across processes on Linux)
+and ``images`` (images processed in the window), which the parent uses for the power window.
+
+Inside: apply the memory limit, record RSS and system memory, load the engine (timed), run it
+once (first inference, reported apart), warm up for ``warmup_s`` and at least one iteration, then
+time iterations until both ``iterations`` and ``duration_s`` are met, capped by ``max_duration_s``.
+"""
+import json
+import os
+import sys
+import time
+
+EXIT_OK = 0
+
+
+def _set_parent_death_signal():
+    """Die with the parent (Linux prctl PR_SET_PDEATHSIG) so no orphan keeps a board busy."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except Exception:  # not Linux or no libc: the parent still kills us on exit
+        pass
+
+
+def _apply_memory_limit(limit_mb):
+    import resource
+
+    limit = int(limit_mb) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _is_oom_text(text):
+    text = text.lower()
+    return any(s in text for s in ("bad_alloc", "failed to allocate", "out of memory", "cannot allocate memory",
+                                   "memoryerror", "unable to allocate"))
+
+
+def timed_loop(run, iterations, duration_s, max_duration_s, clock=time.perf_counter):
+    """Call ``run`` until ``iterations`` calls AND ``duration_s`` seconds, or ``max_duration_s``.
+
+    Returns (per-iteration durations in s, wall time in s, start, end). Each duration is the time
+    between consecutive clock readings, so durations add up exactly to the wall time and the loop
+    adds one clock read and one list append per iteration.
+    """
+    durations = []
+    append = durations.append
+    start = prev = clock()
+    min_end = start + duration_s
+    max_end = start + max_duration_s if max_duration_s else float("inf")
+    n = 0
+    while True:
+        run()
+        now = clock()
+        append(now - prev)
+        prev = now
+        n += 1
+        if (n >= iterations and now >= min_end) or now >= max_end:
+            break
+    return durations, prev - start, start, prev
+
+
+def warm_up(run, warmup_s, clock=time.perf_counter):
+    """Run at least once and for at least ``warmup_s`` seconds; return the number of runs."""
+    start = clock()
+    n = 0
+    while True:
+        run()
+        n += 1
+        if clock() - start >= warmup_s:
+            return n
+
+
+def measure(job):
+    """Measure one point in this process; return the result dict (never raises for engine errors)."""
+    from edgebench.agent.memory import PeakSampler, self_rss_mb, system_used_mb
+    from edgebench.agent.stats import latency_stats
+    from edgebench.engines import get_backend
+    from edgebench.engines.base import EngineSpec
+    from edgebench.errors import EdgebenchError, UnsupportedPrecision
+
+    root = job.get("root")
+    result = {"memory_limit_mb": job.get("memory_limit_mb")}
+    result["baseline_rss_mb"] = self_rss_mb()[0]
+    result["system_used_before_mb"] = system_used_mb(root)
+    spec = EngineSpec.from_dict(job["engine"])
+    session = None
+    try:
+        backend = get_backend(job["backend"])
+        t0 = time.perf_counter()
+        session = backend.load(spec)
+        result["load_s"] = time.perf_counter() - t0
+        result.update(session.info.columns())
+        run = session.run
+        t0 = time.perf_counter()
+        run()
+        result["first_run_ms"] = (time.perf_counter() - t0) * 1e3
+        sampler = PeakSampler(root, job.get("memory_interval_s") or 0.02).start()
+        try:
+            result["warmup_iterations"] = warm_up(run, float(job.get("warmup_s", 0.2)))
+            durations, wall_s, start, end = timed_loop(
+                run, int(job["iterations"]), float(job["duration_s"]), job.get("max_duration_s")
+            )
+        finally:
+            peak = sampler.stop()
+        result.update(latency_stats(durations, spec.batch_size, wall_s))
+        result.update(session.extra_columns())
+        result["system_used_peak_mb"] = peak
+        result["window_start_s"] = start
+        result["window_end_s"] = end
+        result["images"] = spec.batch_size * len(durations)
+        if len(durations) < int(job["iterations"]):
+            extra = "stopped by --max-duration after {} iterations (fewer than --iterations {})".format(
+                len(durations), job["iterations"]
+            )
+            result["note"] = "; ".join(n for n in (result.get("note"), extra) if n)
+        result["status"] = "ok"
+    except UnsupportedPrecision as exc:
+        result.update(status="unsupported", error=str(exc))
+    except MemoryError as exc:
+        result.update(status="oom", error="out of memory: {}".format(str(exc) or "allocation failed"))
+    except EdgebenchError as exc:
+        status = "oom" if _is_oom_text(str(exc)) else "error"
+        result.update(status=status, error=str(exc))
+    except Exception as exc:  # a vendor exception that escaped its backend: record, don't crash
+        text = "{}: {}".format(type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        result.update(status="oom" if _is_oom_text(text) else "error", error=text[:500])
+    finally:
+        if session is not None:
+            session.close()
+    result["peak_rss_mb"] = self_rss_mb()[1]
+    return result
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="edgebench-worker", description="measure one point (internal)")
+    parser.add_argument("--result-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    _set_parent_death_signal()
+    job = json.loads(sys.stdin.read())
+    if job.get("memory_limit_mb"):
+        _apply_memory_limit(job["memory_limit_mb"])
+    try:
+        result = measure(job)
+    except MemoryError:
+        result = {"status": "oom", "error": "out of memory while starting the worker"}
+    except Exception as exc:  # e.g. an ImportError because a shared library could not be mapped
+        text = "{}: {}".format(type(exc).__name__, exc)
+        status = "oom" if _is_oom_text(text) else "error"
+        result = {"status": status, "error": "worker failed to start: " + text[:400]}
+    data = json.dumps(result, allow_nan=True).encode("utf-8")
+    with os.fdopen(args.result_fd, "wb") as out:
+        out.write(data)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

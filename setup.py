@@ -1,0 +1,58 @@
+"""edgebench: batch-size, power, energy and memory sweeps of neural networks on NVIDIA Jetson boards."""
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).resolve().parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "edgebench" / "__init__.py").read_text(), re.M
+).group(1)
+
+# The core must install on the boards themselves: JetPack 4.6 (TX1, Nano) is CPython 3.6 on aarch64,
+# where numpy 1.19.5, scipy 1.5.4, onnx 1.11.0, onnxruntime 1.10.0 and rich 12.6 are the newest wheels.
+CORE = [
+    "numpy>=1.19.5",
+    "scipy>=1.5.4",
+    "rich>=12.6",
+    "pyserial>=3.5",
+    "onnx>=1.11.0",
+    "onnxruntime>=1.10.0",
+    "protobuf>=3.12.2",
+    'dataclasses>=0.8; python_version < "3.7"',
+]
+
+EXTRAS = {
+    # torch and torchvision build the zoo; on a board they come from NVIDIA's Jetson wheels.
+    "zoo": ["torch>=1.10", "torchvision>=0.11"],
+    # TensorRT itself ships with JetPack (python3-libnvinfer) and is never a pip requirement.
+    "jetson": ["pycuda>=2020.1", "jetson-stats>=4.2"],
+    "report": ["matplotlib>=3.3"],
+    "test": [
+        "pytest>=7.0",
+        "hypothesis>=6.31",
+        "scikit-learn>=0.24",
+        "pillow>=8.4",
+    ],
+}
+
+setup(
+    name="edgebench",
+    version=VERSION,
+    description=__doc__,
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.6",
+    packages=find_packages(include=["edgebench", "edgebench.*"]),
+    package_data={"edgebench": ["py.typed", "data/*", "systemd/*"]},
+    install_requires=CORE,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["edgebench = edgebench.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.6",
+        "Operating System :: POSIX :: Linux",
+        "Topic :: System :: Benchmark",
+    ],
+)

@@ -1,0 +1,124 @@
+import csv
+import json
+import sqlite3
+
+import pytest
+
+from edgebench.agent import schema
+from edgebench.agent.store import ResultStore
+from edgebench.errors import StoreError
+
+
+def _row(**kw):
+    base = dict(point_key="m/onnxruntime/fp32/1", model="m", model_source="onnx", backend="onnxruntime",
+                precision="fp32", batch_size=1, status="ok", per_image_ms=1.5)
+    base.update(kw)
+    return schema.empty_point(**base)
+
+
+def test_point_is_visible_to_another_connection_at_once(tmp_path):
+    path = str(tmp_path / "results.db")
+    store = ResultStore(path)
+    run_id = store.create_run({"models": ["m"]}, {"host": "h"})
+    store.add_point(run_id, _row())
+    other = sqlite3.connect(path)
+    assert other.execute("SELECT count(*) FROM measurements").fetchone()[0] == 1
+
+
+def test_csv_header_equals_the_database_columns(tmp_path):
+    store = ResultStore(str(tmp_path / "results.db"))
+    store.add_point(store.create_run({}, {}), _row())
+    store.export_csv(str(tmp_path / "results.csv"))
+    db_cols = [r[1] for r in store.conn.execute("PRAGMA table_info(measurements)")]
+    with open(str(tmp_path / "results.csv")) as fh:
+        assert next(csv.reader(fh)) == db_cols
+
+
+def test_json_export_has_the_same_rows_and_nulls(tmp_path):
+    store = ResultStore(str(tmp_path / "results.db"))
+    store.add_point(store.create_run({}, {}), _row(latency_cv=float("nan")))
+    store.export_json(str(tmp_path / "results.json"))
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["schema_version"] == schema.SCHEMA_VERSION
+    assert doc["measurements"][0]["latency_cv"] is None
+    assert set(doc["measurements"][0]) == set(schema.MEASUREMENT_COLUMN_NAMES)
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "results.db"
+    path.write_bytes(b"my precious notes\n")
+    with pytest.raises(StoreError) as info:
+        ResultStore(str(path))
+    assert "not an edgebench results store" in str(info.value)
+    assert path.read_bytes() == b"my precious notes\n"
+
+
+def test_another_applications_sqlite_file_is_refused(tmp_path):
+    path = str(tmp_path / "results.db")
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE songs (title TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError):
+        ResultStore(path)
+    assert sqlite3.connect(path).execute("SELECT name FROM sqlite_master").fetchall() == [("songs",)]
+
+
+def test_a_store_from_a_newer_edgebench_is_refused(tmp_path):
+    path = str(tmp_path / "results.db")
+    ResultStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError) as info:
+        ResultStore(path)
+    assert "newer edgebench" in str(info.value)
+
+
+def test_reopening_appends_a_second_run(tmp_path):
+    path = str(tmp_path / "results.db")
+    with ResultStore(path) as store:
+        store.add_point(store.create_run({}, {}), _row())
+    with ResultStore(path) as store:
+        run2 = store.create_run({}, {})
+        store.add_point(run2, _row())
+        assert [r["id"] for r in store.runs()] == [1, 2] and len(store.measurements()) == 2
+
+
+def test_point_keys_of_a_run_list_what_is_already_measured(tmp_path):
+    store = ResultStore(str(tmp_path / "results.db"))
+    run_id = store.create_run({}, {})
+    store.add_point(run_id, _row())
+    assert store.point_keys(run_id) == {"m/onnxruntime/fp32/1"}
+
+
+def test_unknown_column_is_refused_before_writing(tmp_path):
+    store = ResultStore(str(tmp_path / "results.db"))
+    run_id = store.create_run({}, {})
+    with pytest.raises(StoreError):
+        store.add_point(run_id, dict(_row(), bogus=1))
+    assert store.measurements() == []
+
+
+def test_finished_run_records_status_and_note(tmp_path):
+    store = ResultStore(str(tmp_path / "results.db"))
+    run_id = store.create_run({}, {})
+    store.finish_run(run_id, schema.RUN_INTERRUPTED, "Ctrl-C")
+    run = store.run(run_id)
+    assert run["status"] == "interrupted" and run["note"] == "Ctrl-C" and run["finished_at"]
+
+
+def test_a_store_missing_newer_nullable_columns_gains_them_on_open(tmp_path):
+    path = str(tmp_path / "results.db")
+    ResultStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE m2 AS SELECT id, run_id, point_key, model, model_source, backend, precision, "
+                 "batch_size, status FROM measurements")
+    conn.execute("DROP TABLE measurements")
+    conn.execute("ALTER TABLE m2 RENAME TO measurements")
+    conn.commit()
+    conn.close()
+    store = ResultStore(path)
+    store.add_point(store.create_run({}, {}), _row(per_image_ms=2.0))
+    assert store.measurements()[0]["per_image_ms"] == 2.0
