@@ -19,6 +19,10 @@ CORE = [
     "onnx>=1.11.0",
     "onnxruntime>=1.10.0",
     "protobuf>=3.12.2",
+    # int8 calibration from image folders, and folder-per-class accuracy data (cp36 aarch64 wheels: 8.4)
+    "pillow>=8.4",
+    # onnxruntime < 1.12's quantization tools import six without declaring it
+    "six",
     'dataclasses>=0.8; python_version < "3.7"',
 ]
 
@@ -28,6 +32,8 @@ EXTRAS = {
     # TensorRT itself ships with JetPack (python3-libnvinfer) and is never a pip requirement.
     "jetson": ["pycuda>=2020.1", "jetson-stats>=4.2"],
     "report": ["matplotlib>=3.3"],
+    # lenet5_digits and `edgebench accuracy --data digits` use scikit-learn's bundled digits
+    "digits": ["scikit-learn>=0.24"],
     "test": [
         "pytest>=7.0",
         "hypothesis>=6.31",

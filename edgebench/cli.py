@@ -14,6 +14,7 @@ from edgebench.errors import EdgebenchError
 COMMAND_MODULES = (
     "edgebench.models.cli",
     "edgebench.agent.sweep_cli",
+    "edgebench.calibration.cli",
     "edgebench.analysis.cli",
     "edgebench.report.cli",
     "edgebench.platform.cli",

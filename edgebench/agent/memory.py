@@ -33,16 +33,23 @@ def self_rss_mb():
     return (rss / 1024.0 if rss is not None else None, hwm / 1024.0 if hwm is not None else None)
 
 
+def system_memory_mb(root=None):
+    """(MemTotal - MemAvailable, NvMapMemUsed) in MB from ``<root>/proc/meminfo``; None if absent."""
+    fields = _kb_fields(under(root, "/proc/meminfo"), ("MemTotal", "MemAvailable", "NvMapMemUsed"))
+    used = None
+    if "MemTotal" in fields and "MemAvailable" in fields:
+        used = (fields["MemTotal"] - fields["MemAvailable"]) / 1024.0
+    nvmap = fields["NvMapMemUsed"] / 1024.0 if "NvMapMemUsed" in fields else None
+    return used, nvmap
+
+
 def system_used_mb(root=None):
     """MemTotal - MemAvailable in MB from ``<root>/proc/meminfo``, or None if unreadable."""
-    fields = _kb_fields(under(root, "/proc/meminfo"), ("MemTotal", "MemAvailable"))
-    if "MemTotal" not in fields or "MemAvailable" not in fields:
-        return None
-    return (fields["MemTotal"] - fields["MemAvailable"]) / 1024.0
+    return system_memory_mb(root)[0]
 
 
 class PeakSampler(object):
-    """Samples system used memory in a thread and keeps the peak.
+    """Samples system used memory (and NvMapMemUsed on a Jetson) in a thread and keeps the peaks.
 
     The thread sleeps between reads (``interval_s``), so its cost is a file read every 20 ms; the
     engine's own threads release the GIL while they compute.
@@ -52,13 +59,16 @@ class PeakSampler(object):
         self.root = root
         self.interval_s = interval_s
         self.peak_mb = None
+        self.nvmap_peak_mb = None
         self._stop = threading.Event()
         self._thread = None
 
     def _sample(self):
-        value = system_used_mb(self.root)
-        if value is not None and (self.peak_mb is None or value > self.peak_mb):
-            self.peak_mb = value
+        used, nvmap = system_memory_mb(self.root)
+        if used is not None and (self.peak_mb is None or used > self.peak_mb):
+            self.peak_mb = used
+        if nvmap is not None and (self.nvmap_peak_mb is None or nvmap > self.nvmap_peak_mb):
+            self.nvmap_peak_mb = nvmap
 
     def _loop(self):
         while not self._stop.wait(self.interval_s):

@@ -97,6 +97,8 @@ class SweepPlan(object):
         "cache_dir",
         "calib_data",
         "calib_images",
+        "calib_algorithm",
+        "lock_clocks",
     )
     DEFAULTS = {
         "weights": None,
@@ -117,6 +119,8 @@ class SweepPlan(object):
         "cache_dir": None,
         "calib_data": None,
         "calib_images": 500,
+        "calib_algorithm": "minmax",
+        "lock_clocks": False,
     }
 
     def __init__(self, **kwargs):
@@ -166,6 +170,13 @@ class SweepPlan(object):
             raise UsageError("--memory-limit-mb must be a whole number of at least 64")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise UsageError("--threads must be at least 1")
+        if "int8" in self.precisions and not self.calib_data:
+            raise UsageError(
+                "--engine int8 needs calibration data: --calib-data DIR (a folder of images), FILE.npy/.npz, "
+                "'digits' or 'synthetic' (timing only: int8 accuracy is then meaningless)"
+            )
+        if not isinstance(self.calib_images, int) or isinstance(self.calib_images, bool) or self.calib_images < 1:
+            raise UsageError("--calib-images must be at least 1")
         if self.weights and len(self.models) != 1:
             raise UsageError("--weights applies to exactly one model; pass a single --models NAME")
         if self.weights and not os.path.isfile(self.weights):

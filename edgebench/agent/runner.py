@@ -174,6 +174,21 @@ def collect_environment(root=None):
     return env
 
 
+def thermal_columns(before, after):
+    """``temperature_max_c`` and ``throttled`` from thermal snapshots taken around a point."""
+    if not before or not after:
+        return {}
+    from edgebench.platform.thermal import throttle_delta
+
+    temps = [t for t in (before.get("max_temp_c"), after.get("max_temp_c")) if t is not None]
+    delta = throttle_delta(before, after)
+    has_counters = bool(before.get("oc_event_counts") or before.get("current_alarms"))
+    return {
+        "temperature_max_c": max(temps) if temps else None,
+        "throttled": (1 if delta.get("throttled") else 0) if has_counters else None,
+    }
+
+
 class Sweep(object):
     """Measure every point of a plan whose models are already prepared.
 
@@ -190,6 +205,18 @@ class Sweep(object):
         self.power = power
         self.env_key = env_key(environment)
         self.current_process = None
+        self._zones = None
+
+    def thermal(self):
+        """A thermal/throttle snapshot of the board (empty off a Jetson); never raises."""
+        try:
+            from edgebench.platform.thermal import sample_thermal, thermal_zones
+
+            if self._zones is None:
+                self._zones = thermal_zones(self.plan.root)
+            return sample_thermal(self.plan.root, self._zones)
+        except Exception:  # a sysfs oddity must not cost a measured point
+            return None
 
     def job_for(self, prepared, precision, batch):
         spec = EngineSpec(
@@ -206,6 +233,7 @@ class Sweep(object):
                 "input_shape": list(prepared.input_shape),
                 "calib_data": self.plan.calib_data,
                 "calib_images": self.plan.calib_images,
+                "calib_algorithm": self.plan.calib_algorithm,
                 "model_source": prepared.source,
             },
         )
@@ -241,10 +269,28 @@ class Sweep(object):
             memory_limit_mb=self.plan.memory_limit_mb,
         )
 
+    def measured_accuracy(self, prepared, precision, calibration_fingerprint=None):
+        """top1_measured/top5_measured from `edgebench accuracy` rows for this very engine, if any.
+
+        The row must be for the same ONNX file, backend and precision; for int8 also for the same
+        calibration data, since another calibration is another engine.
+        """
+        try:
+            row = self.store.latest_accuracy(prepared.name, self.backend, precision, prepared.onnx_sha256)
+        except Exception:  # an older store without the accuracy table: nothing measured
+            return {}
+        if not row:
+            return {}
+        if precision == "int8" and row.get("calibration_fingerprint") != calibration_fingerprint:
+            return {}
+        return {"top1_measured": row.get("top1"), "top5_measured": row.get("top5"),
+                "accuracy_data": row.get("data_fingerprint")}
+
     def measure_point(self, model_ref, precision, batch):
         prepared = self.models[model_ref]
         row = self.base_row(prepared, precision, batch)
         row["started_at"] = utc_now()
+        before = self.thermal()
 
         def remember(proc):
             self.current_process = proc
@@ -252,10 +298,13 @@ class Sweep(object):
         result = run_worker(self.job_for(prepared, precision, batch), self.plan.point_timeout_s, remember)
         self.current_process = None
         row["finished_at"] = utc_now()
+        row.update(thermal_columns(before, self.thermal()))
         window = (result.pop("window_start_s", None), result.pop("window_end_s", None), result.pop("images", None))
+        calibration_fingerprint = result.pop("calibration_fingerprint", None)
         for key, value in result.items():
             if key in row and value is not None:
                 row[key] = value
+        row.update(self.measured_accuracy(prepared, precision, calibration_fingerprint))
         notes = [n for n in (row.get("note"),) if n] + list(prepared.notes)
         row["note"] = "; ".join(notes) if notes else None
         if self.power is not None and row["status"] == schema.STATUS_OK and window[0] is not None:

@@ -39,6 +39,14 @@ def add_plan_arguments(parser):
                         help="engine backend; auto = TensorRT when importable, else ONNX Runtime")
     models.add_argument("--batches", type=batches_arg, metavar="SPEC",
                         help="batch sizes: 1-64 (powers of two, the default), 1..8 (every one) or 1,2,4")
+    calib = parser.add_argument_group("int8 calibration")
+    calib.add_argument("--calib-data", metavar="DIR|FILE|digits|synthetic",
+                       help="calibration data for int8: a folder of images, preprocessed .npy/.npz, the bundled "
+                       "'digits', or 'synthetic' (timing only)")
+    calib.add_argument("--calib-images", type=positive_int, default=500, metavar="N",
+                       help="calibration images to use (default 500)")
+    calib.add_argument("--calib-algorithm", default="minmax", choices=("minmax", "entropy", "percentile"),
+                       help="ONNX Runtime calibration method (default minmax; TensorRT uses entropy 2)")
     timing = parser.add_argument_group("timing")
     timing.add_argument("--iterations", type=positive_int, default=10,
                         help="minimum timed iterations per point (default 10)")
@@ -55,6 +63,8 @@ def add_plan_arguments(parser):
     res = parser.add_argument_group("resources")
     res.add_argument("--memory-limit-mb", type=positive_int, metavar="MB",
                      help="address-space limit for each worker; points that exceed it are stored as oom")
+    res.add_argument("--lock-clocks", action="store_true",
+                     help="on a Jetson, pin clocks with jetson_clocks for the sweep and restore them after")
     res.add_argument("--cache-dir", metavar="DIR",
                      help="ONNX and engine cache (default $EDGEBENCH_CACHE_DIR or ~/.cache/edgebench)")
     add_root_argument(res)
@@ -71,6 +81,9 @@ def register(subparsers):
     add_plan_arguments(parser)
     parser.add_argument("--out", default="results", metavar="DIR",
                         help="results directory: results.db, results.csv, results.json (default ./results)")
+    parser.add_argument("--force", action="store_true",
+                        help="add this run to a results.db that holds runs from a different environment "
+                        "(board, power mode, clocks, JetPack, TensorRT, CPU)")
     add_json_argument(parser)
     parser.set_defaults(func=run)
 
@@ -100,8 +113,17 @@ def plan_from_args(args):
         point_timeout_s=args.point_timeout,
         root=args.root or os.environ.get("EDGEBENCH_ROOT") or None,
         cache_dir=os.path.abspath(args.cache_dir or default_cache_dir()),
+        lock_clocks=bool(getattr(args, "lock_clocks", False)),
+        calib_data=args.calib_data,
+        calib_images=args.calib_images,
+        calib_algorithm=args.calib_algorithm,
     )
-    return plan.validate()
+    plan.validate()
+    if plan.calib_data and "int8" in plan.precisions:
+        from edgebench.calibration import sources
+
+        sources.check_calibration_ref(plan.calib_data)
+    return plan
 
 
 def check_out_dir(out):
@@ -122,11 +144,41 @@ def check_backend(plan):
         if precision not in cls.precisions:
             raise UsageError("{} is not yet supported on the {} backend".format(precision, name))
         if precision == "int8" and name == "onnxruntime":
-            try:
-                from edgebench.calibration import ort_int8  # noqa: F401
-            except ImportError:
-                raise UsageError("int8 is not yet supported on the onnxruntime backend; use --engine fp32 or fp16")
+            from edgebench.calibration import ort_int8
+
+            ort_int8.quantization_options(plan.calib_algorithm)  # UsageError if this onnxruntime lacks it
     return name
+
+
+def check_comparable(store, environment, force):
+    """Refuse to add a run to a store whose last run was measured in a different environment."""
+    import json
+
+    from edgebench.platform.environment import diff_environments
+
+    runs = store.runs()
+    if not runs:
+        return []
+    last = runs[-1]
+    try:
+        previous = json.loads(last["environment_json"])
+    except (TypeError, ValueError):
+        return []
+    differences = diff_environments(previous, environment, labels=("run {}".format(last["id"]), "this run"))
+    if differences and not force:
+        raise UsageError(
+            "{} holds runs from a different environment ({}); use another --out, or pass --force to add "
+            "this run anyway".format(store.path, "; ".join(differences))
+        )
+    return differences
+
+
+def clock_warning(environment, plan):
+    board = environment.get("board") or {}
+    if board and board.get("clocks_locked") is False and not plan.lock_clocks:
+        return ("clocks are not locked: DVFS will move the numbers; pass --lock-clocks (jetson_clocks for the "
+                "sweep, restored after) or run `sudo jetson_clocks` first")
+    return None
 
 
 def prepare_models(plan, say):
@@ -163,16 +215,31 @@ def run(args):
     os.makedirs(out, exist_ok=True)
     store = ResultStore(db_path)
     environment = collect_environment(plan.root)
+    try:
+        differences = check_comparable(store, environment, args.force)
+    except UsageError:
+        store.close()
+        raise
+    for line in differences:
+        say("note: --force: " + line)
+    warning = clock_warning(environment, plan)
+    if warning:
+        err.print("warning: " + warning, style="yellow", markup=False, highlight=False)
+    clock_lock = _clock_lock(plan)
     plan_dict = plan.to_dict()
     plan_dict["backend_resolved"] = backend
     run_id = store.create_run(plan_dict, environment)
     sweep = Sweep(plan, prepared, store, run_id, environment, backend)
     status, note = RUN_COMPLETE, None
     try:
+        if clock_lock is not None:
+            clock_lock.lock()
         _run_with_progress(sweep, err)
     except KeyboardInterrupt:
         status, note = RUN_INTERRUPTED, "interrupted by the user (Ctrl-C)"
     finally:
+        if clock_lock is not None and clock_lock.locked:
+            clock_lock.restore()
         store.finish_run(run_id, status, note)
         store.export_all(out)
         stored = store.measurements(run_id)
@@ -185,6 +252,19 @@ def run(args):
     else:
         _print_summary(stored, run_id, out)
     return 130 if status == RUN_INTERRUPTED else 0
+
+
+def _clock_lock(plan):
+    if not plan.lock_clocks:
+        return None
+    from edgebench.platform.clocks import ClockLock, ClockLockError
+
+    lock = ClockLock()
+    try:
+        found = lock.binary  # checked before anything is measured
+    except ClockLockError as exc:
+        raise UsageError(str(exc))
+    return lock if found else None
 
 
 def _run_with_progress(sweep, err):

@@ -9,7 +9,8 @@ worker dies without writing, the parent classifies the death (signal, abort, out
 
 Job keys: ``engine`` (EngineSpec dict), ``backend``, ``warmup_s``, ``iterations``, ``duration_s``,
 ``max_duration_s``, ``memory_limit_mb``, ``root``, ``memory_interval_s``.
-Result keys: measurement columns (see schema.py) plus ``window_start_s``/``window_end_s``
+Result keys: measurement columns (see schema.py) plus ``calibration_fingerprint`` (int8 engines),
+``window_start_s``/``window_end_s``
 (``time.perf_counter()`` of the timed loop; CLOCK_MONOTONIC, comparable across processes on Linux)
 and ``images`` (images processed in the window), which the parent uses for the power window.
 
@@ -105,6 +106,7 @@ def measure(job):
         session = backend.load(spec)
         result["load_s"] = time.perf_counter() - t0
         result.update(session.info.columns())
+        result["calibration_fingerprint"] = session.info.calibration_fingerprint
         run = session.run
         t0 = time.perf_counter()
         run()
@@ -120,6 +122,7 @@ def measure(job):
         result.update(latency_stats(durations, spec.batch_size, wall_s))
         result.update(session.extra_columns())
         result["system_used_peak_mb"] = peak
+        result["nvmap_used_peak_mb"] = sampler.nvmap_peak_mb
         result["window_start_s"] = start
         result["window_end_s"] = end
         result["images"] = spec.batch_size * len(durations)

@@ -81,8 +81,10 @@ class EngineInfo(object):
         fp16_mac_fraction=None,
         threads=None,
         notes=None,
+        calibration_fingerprint=None,
     ):
         self.provider = provider
+        self.calibration_fingerprint = calibration_fingerprint  # int8: which calibration data built it
         self.precision_effective = precision_effective
         self.fp16_mac_fraction = fp16_mac_fraction
         self.threads = threads

@@ -27,7 +27,7 @@ LOG = logging.getLogger(__name__)
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 MAC_OP_TYPES = ("Conv", "ConvTranspose", "Gemm", "MatMul", "FusedConv", "FusedGemm", "FusedMatMul",
-                "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger")
+                "QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger")
 _FP16, _FP32, _INT8, _UINT8, _DOUBLE = 10, 1, 3, 2, 11  # onnx TensorProto element types
 
 
@@ -142,6 +142,8 @@ class OnnxRuntimeBackend(Backend):
     def effective_precision(self, spec, model_path, providers):
         """What the MAC-bearing layers run in, read from the graph ONNX Runtime really executes.
 
+        fp16: the graph at ORT_DISABLE_ALL (cast insertion happens; names survive). int8: the graph at
+        ORT_ENABLE_EXTENDED, where QDQ pairs fuse into int8 kernels (edgebench.calibration.ort_int8).
         Cached per (model file, providers, onnxruntime version) next to the engine files.
         """
         if spec.precision == "fp32":
@@ -151,7 +153,18 @@ class OnnxRuntimeBackend(Backend):
         cached = read_json(cache_path)
         if cached is not None:
             return cached
-        result = _detect_precision(model_path, providers, spec.options.get("node_macs") or {}, spec.precision)
+        node_macs = spec.options.get("node_macs") or {}
+        if spec.precision == "int8":
+            from edgebench.calibration import ort_int8
+
+            report = ort_int8.int8_execution_report(model_path, node_macs, providers)
+            result = {
+                "precision_effective": report["precision_effective"],
+                "fp16_mac_fraction": report["int8_mac_fraction"],
+                "kept_fp32": report.get("kept_float") or [],
+            }
+        else:
+            result = _detect_precision(model_path, providers, node_macs, spec.precision)
         atomic_write_json(cache_path, result)
         return result
 
@@ -175,6 +188,13 @@ class OnnxRuntimeBackend(Backend):
         prec = self.effective_precision(spec, model_path, providers)
         used = sess.get_providers()
         notes = []
+        calibration_fingerprint = None
+        if spec.precision == "int8":
+            from edgebench.calibration import ort_int8
+
+            manifest = ort_int8.read_int8_info(model_path) or {}
+            notes.extend(manifest.get("notes") or [])
+            calibration_fingerprint = manifest.get("fingerprint")
         if spec.precision != "fp32" and prec["precision_effective"] == "fp32":
             notes.append(
                 "{} has no {} kernels for the MAC layers here: onnxruntime inserted casts and computed "
@@ -192,6 +212,7 @@ class OnnxRuntimeBackend(Backend):
             fp16_mac_fraction=prec["fp16_mac_fraction"],
             threads=threads if used and used[0] == "CPUExecutionProvider" else None,
             notes=notes,
+            calibration_fingerprint=calibration_fingerprint,
         )
         return OrtSession(sess, spec, info)
 
