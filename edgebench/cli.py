@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "edgebench.analysis.cli",
     "edgebench.report.cli",
     "edgebench.platform.cli",
+    "edgebench.power.cli",
 )
 
 

@@ -150,6 +150,8 @@ class SweepPlan(object):
             _check_batch(b, str(self.batch_sizes))
             batches.append(b)
         self.batch_sizes = sorted(set(batches))
+        if not isinstance(self.power, str) or not self.power:
+            raise UsageError("--power must be a power source URL (auto, none, ina3221, serial://..., sim://...)")
         for name in ("duration_s", "warmup_s", "idle_s"):
             if not _non_negative(getattr(self, name)):
                 raise UsageError("{} must be zero or positive".format(name))

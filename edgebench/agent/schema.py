@@ -34,6 +34,7 @@ RUN_COLUMNS = (
     ("edgebench_version", "TEXT NOT NULL", "edgebench version that measured the run"),
     ("plan_json", "TEXT NOT NULL", "the validated sweep plan, as JSON"),
     ("environment_json", "TEXT NOT NULL", "host, CPU, OS, Python, library versions, board"),
+    ("power_json", "TEXT", "power source, idle before and after, sample-rate check, warnings; NULL without power"),
     ("note", "TEXT", "why the run ended early, or other remarks"),
 )
 

@@ -167,6 +167,11 @@ class ResultStore(object):
                 (status, utc_now(), note, run_id),
             )
 
+    def set_run_power(self, run_id, power):
+        with self.conn:
+            self.conn.execute("UPDATE runs SET power_json = ? WHERE id = ?",
+                              (json.dumps(power, sort_keys=True), run_id))
+
     def add_point(self, run_id, row):
         """Insert one measurement row (dict of schema columns) and commit at once."""
         unknown = set(row) - set(schema.POINT_FIELDS)

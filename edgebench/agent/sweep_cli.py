@@ -60,6 +60,12 @@ def add_plan_arguments(parser):
     timing.add_argument("--threads", type=positive_int, help="engine intra-op threads (CPU; default: all CPUs)")
     timing.add_argument("--point-timeout", type=positive_float, default=1800.0, metavar="SECONDS",
                         help="kill a worker that gives no result within this time (default 1800)")
+    power = parser.add_argument_group("power")
+    power.add_argument("--power", default="none", metavar="URL",
+                       help="power source: none (default), auto, ina3221[:RAIL], tegrastats, rapl, nvml, "
+                       "serial://PORT?protocol=csv|scpi|ppk2|powersensor3, trace://FILE.csv, sim://?idle_w=&active_w=")
+    power.add_argument("--idle-seconds", type=non_negative_float, default=10.0, metavar="S",
+                       help="idle power measured before the sweep (nothing loaded) and again after it (default 10)")
     res = parser.add_argument_group("resources")
     res.add_argument("--memory-limit-mb", type=positive_int, metavar="MB",
                      help="address-space limit for each worker; points that exceed it are stored as oom")
@@ -117,6 +123,8 @@ def plan_from_args(args):
         calib_data=args.calib_data,
         calib_images=args.calib_images,
         calib_algorithm=args.calib_algorithm,
+        power=args.power,
+        idle_s=args.idle_seconds,
     )
     plan.validate()
     if plan.calib_data and "int8" in plan.precisions:
@@ -197,7 +205,7 @@ def prepare_models(plan, say):
 
 def run(args):
     from edgebench.agent.runner import Sweep, collect_environment
-    from edgebench.agent.schema import RUN_COMPLETE, RUN_INTERRUPTED
+    from edgebench.agent.schema import RUN_COMPLETE, RUN_FAILED, RUN_INTERRUPTED
     from edgebench.agent.store import ResultStore
     from edgebench.cliutil import console
 
@@ -212,6 +220,7 @@ def run(args):
     db_path = check_out_dir(out)
     backend = check_backend(plan)
     prepared = prepare_models(plan, say)
+    power = open_power(plan)
     os.makedirs(out, exist_ok=True)
     store = ResultStore(db_path)
     environment = collect_environment(plan.root)
@@ -219,6 +228,8 @@ def run(args):
         differences = check_comparable(store, environment, args.force)
     except UsageError:
         store.close()
+        if power is not None:
+            power.finish(measure_idle=False)
         raise
     for line in differences:
         say("note: --force: " + line)
@@ -228,22 +239,47 @@ def run(args):
     clock_lock = _clock_lock(plan)
     plan_dict = plan.to_dict()
     plan_dict["backend_resolved"] = backend
-    run_id = store.create_run(plan_dict, environment)
-    sweep = Sweep(plan, prepared, store, run_id, environment, backend)
     status, note = RUN_COMPLETE, None
+    run_id = None
+    power_warnings = []
     try:
         if clock_lock is not None:
             clock_lock.lock()
+        if power is not None:
+            power.start(say)
+        run_id = store.create_run(plan_dict, environment)
+        sweep = Sweep(plan, prepared, store, run_id, environment, backend, power=power)
         _run_with_progress(sweep, err)
     except KeyboardInterrupt:
         status, note = RUN_INTERRUPTED, "interrupted by the user (Ctrl-C)"
+    except Exception as exc:  # record the failure on the run, keep what was measured, then report it
+        if run_id is not None:
+            store.finish_run(run_id, RUN_FAILED, "{}: {}".format(type(exc).__name__, exc))
+            store.export_all(out)
+        raise
     finally:
+        if power is not None:
+            try:
+                power_warnings = power.finish(say, measure_idle=status == RUN_COMPLETE)
+            except KeyboardInterrupt:
+                power_warnings = power.warnings
         if clock_lock is not None and clock_lock.locked:
             clock_lock.restore()
-        store.finish_run(run_id, status, note)
-        store.export_all(out)
-        stored = store.measurements(run_id)
-        store.close()
+        if run_id is None:  # interrupted before the run began: nothing to record
+            store.close()
+    if run_id is None:
+        err.print("interrupted before the first point; nothing stored", style="yellow")
+        return 130
+    if power is not None:
+        environment_note = "; ".join(power_warnings) or None
+        note = "; ".join(n for n in (note, environment_note) if n) or None
+        store.set_run_power(run_id, power.metadata())
+    store.finish_run(run_id, status, note)
+    store.export_all(out)
+    stored = store.measurements(run_id)
+    store.close()
+    for warning in power_warnings:
+        err.print("warning: " + warning, style="yellow", markup=False, highlight=False)
     if status == RUN_INTERRUPTED:
         err.print("interrupted: {} point(s) of run {} are stored in {}".format(len(stored), run_id, db_path),
                   style="yellow")
@@ -252,6 +288,15 @@ def run(args):
     else:
         _print_summary(stored, run_id, out)
     return 130 if status == RUN_INTERRUPTED else 0
+
+
+def open_power(plan):
+    """The power session of a plan (None for ``--power none``); bad URLs are UsageErrors (exit 2)."""
+    if plan.power in (None, "", "none"):
+        return None
+    from edgebench.agent.power_session import PowerSession
+
+    return PowerSession(plan.power, root=plan.root, idle_s=plan.idle_s)
 
 
 def _clock_lock(plan):

@@ -24,12 +24,14 @@ def summary_table(rows, title="edgebench sweep"):
     from rich.table import Table
     from rich.text import Text
 
-    has_power = any(r.get("net_power_w") is not None for r in rows)
+    has_power = any(r.get("gross_power_w") is not None for r in rows)
     simulated = any(r.get("simulated") for r in rows)
+    backends = sorted(set(r.get("backend") or "-" for r in rows))
+    one_backend = len(backends) == 1
+    if one_backend:
+        title = "{} - {}".format(title, backends[0])
     table = Table(title=title, title_justify="left")
-    cols = [
-        ("model", "left"),
-        ("backend", "left"),
+    cols = [("model", "left")] + ([] if one_backend else [("backend", "left")]) + [
         ("precision", "left"),
         ("batch", "right"),
         ("status", "left"),
@@ -38,13 +40,14 @@ def summary_table(rows, title="edgebench sweep"):
         ("median ms", "right"),
         ("p99 ms", "right"),
         ("CV", "right"),
-        ("RSS peak MB", "right"),
-        ("sys peak MB", "right"),
+        ("RSS MB", "right"),
+        ("sys MB", "right"),
     ]
     if has_power:
-        cols += [("net W" + (" (SIMULATED)" if simulated else ""), "right"), ("net mJ/image", "right")]
+        tag = " SIM" if simulated else ""
+        cols += [("net W" + tag, "right"), ("net mJ/img" + tag, "right")]
     for name, justify in cols:
-        table.add_column(name, justify=justify, no_wrap=name != "model")
+        table.add_column(name, justify=justify, no_wrap=True, min_width=len(name))
     notes = []
     for r in rows:
         status = r.get("status") or "-"
@@ -57,9 +60,7 @@ def summary_table(rows, title="edgebench sweep"):
         cv = r.get("latency_cv")
         cv_text = Text(_fmt(cv * 100 if cv is not None else None, "{:.1f}%"),
                        style="yellow" if r.get("stable") == 0 else "")
-        cells = [
-            r.get("model") or "-",
-            r.get("backend") or "-",
+        cells = [r.get("model") or "-"] + ([] if one_backend else [r.get("backend") or "-"]) + [
             precision_label(r),
             str(r.get("batch_size")),
             status_text,
@@ -73,11 +74,20 @@ def summary_table(rows, title="edgebench sweep"):
         ]
         if has_power:
             e = r.get("net_energy_per_image_j")
-            cells += [_fmt(r.get("net_power_w"), "{:.2f}"), _fmt(e * 1e3 if e is not None else None, "{:.2f}")]
+            net = _fmt(r.get("net_power_w"), "{:.2f}")
+            ci = r.get("net_power_ci_w")
+            if r.get("net_power_w") is not None and ci is not None and abs(r["net_power_w"]) <= ci:
+                net = "~0 (±{:.2f})".format(ci)  # inside its own uncertainty: no confident number
+            cells += [net, _fmt(e * 1e3 if e is not None else None, "{:.2f}")]
         table.add_row(*cells)
         reason = r.get("error") if status != "ok" else r.get("note")
         if reason:
             notes.append("{} {} b{}: {}".format(r.get("model"), precision_label(r), r.get("batch_size"), reason))
+        if status == "ok" and r.get("power_flags"):
+            notes.append("{} {} b{} power: {}".format(r.get("model"), precision_label(r), r.get("batch_size"),
+                                                      r["power_flags"]))
+    if simulated:
+        notes.insert(0, "SIM: power from a SIMULATED source (sim://), not a measurement")
     return table, _dedupe(notes)
 
 

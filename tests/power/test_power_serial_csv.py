@@ -1,0 +1,102 @@
+import time
+
+import pytest
+
+from edgebench.errors import PowerSourceError
+from edgebench.power.sampler import Sampler
+from edgebench.power.serial_csv import CsvLineParser
+
+
+def test_default_columns_compute_volts_times_amps():
+    assert CsvLineParser().parse("1000,5.0,200") == (1.0, pytest.approx(1.0))
+
+
+def test_header_line_replaces_the_columns():
+    parser = CsvLineParser()
+    parser.parse("t_us;power_mw")
+    assert parser.parse("1500;2500") == (pytest.approx(0.0015), pytest.approx(2.5))
+
+
+def test_banner_line_is_counted_bad_not_fatal():
+    parser = CsvLineParser()
+    assert parser.parse("INA219 probe v2 ready") is None and parser.bad == 1
+
+
+def test_torn_line_is_counted_bad():
+    parser = CsvLineParser()
+    assert parser.parse("12,5.0") is None and parser.bad == 1
+
+
+def test_nan_value_is_counted_bad():
+    parser = CsvLineParser()
+    assert parser.parse("1,nan,3") is None and parser.bad == 1
+
+
+def test_comment_is_skipped_but_not_bad():
+    parser = CsvLineParser()
+    assert parser.parse("# range switched") is None and (parser.bad, parser.comments) == (0, 1)
+
+
+def test_duplicate_device_timestamp_is_counted_bad():
+    parser = CsvLineParser()
+    parser.parse("10,5,100")
+    assert parser.parse("10,5,100") is None and parser.bad == 1
+
+
+def test_large_backward_step_is_a_device_restart_not_an_error():
+    parser = CsvLineParser()
+    parser.parse("90000,5,100")
+    assert parser.parse("3,5,100") is not None and parser.restarts == 1
+
+
+def test_whitespace_separated_line_without_time_column():
+    parser = CsvLineParser("current_ma,power_mw")
+    assert parser.parse("12.5 62.5") == (None, pytest.approx(0.0625))
+
+
+def test_unknown_column_name_is_rejected_with_the_known_ones():
+    with pytest.raises(PowerSourceError, match="power_w"):
+        CsvLineParser("t_ms,watts")
+
+
+def test_columns_without_power_are_rejected():
+    with pytest.raises(PowerSourceError, match="give no power"):
+        CsvLineParser("t_ms,voltage_v")
+
+
+def _window(src, seconds):
+    with Sampler(src) as sampler:
+        start = time.perf_counter()
+        time.sleep(seconds)
+        end = time.perf_counter()
+        return sampler.summary(start, end, images=10)
+
+
+def test_csv_probe_reports_the_emulators_mean_power(emulator, opened):
+    emu = emulator("csv", watts=5.0, ripple=0.0)
+    row = _window(opened(emu.url), 0.6)
+    assert row["gross_power_w"] == pytest.approx(5.0, rel=0.02)
+    assert row["power_samples"] > 300
+
+
+def test_csv_probe_uses_device_timestamps(emulator, opened):
+    src = opened(emulator("csv").url)
+    assert src.device_timestamps
+
+
+def test_window_with_mostly_garbage_is_flagged(emulator, opened):
+    emu = emulator("csv", watts=5.0, bad_every=2)
+    row = _window(opened(emu.url), 0.6)
+    assert "unparseable" in row["power_flags"] and "%" in row["power_flags"]
+
+
+def test_missing_serial_port_is_a_clear_usage_error(opened):
+    with pytest.raises(PowerSourceError, match="does not exist"):
+        opened("serial:///dev/edgebench-no-such-port?protocol=csv")
+
+
+def test_busy_serial_port_is_reported(emulator, opened):
+    emu = emulator("csv")
+    opened(emu.url)
+    with pytest.raises(PowerSourceError, match="busy"):
+        opened(emu.url)
