@@ -2,7 +2,6 @@
 import os
 
 import numpy as np
-
 from cli_helpers import edgebench, edgebench_json
 
 FAST = ("--duration", "0.05", "--iterations", "3", "--warmup-ms", "0")

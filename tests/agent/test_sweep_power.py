@@ -4,7 +4,6 @@ import json
 import sqlite3
 
 import pytest
-
 from cli_helpers import edgebench, edgebench_json
 
 FAST = ("--duration", "0.4", "--iterations", "3", "--warmup-ms", "0")
