@@ -99,6 +99,10 @@ class SweepPlan(object):
         "calib_images",
         "calib_algorithm",
         "lock_clocks",
+        "no_transfers",
+        "layers",
+        "shared_profile",
+        "workspace_mb",
     )
     DEFAULTS = {
         "weights": None,
@@ -121,6 +125,10 @@ class SweepPlan(object):
         "calib_images": 500,
         "calib_algorithm": "minmax",
         "lock_clocks": False,
+        "no_transfers": False,
+        "layers": False,
+        "shared_profile": False,
+        "workspace_mb": None,
     }
 
     def __init__(self, **kwargs):
@@ -170,6 +178,8 @@ class SweepPlan(object):
             not isinstance(self.memory_limit_mb, int) or self.memory_limit_mb < 64
         ):
             raise UsageError("--memory-limit-mb must be a whole number of at least 64")
+        if self.workspace_mb is not None and (not isinstance(self.workspace_mb, int) or self.workspace_mb < 1):
+            raise UsageError("--workspace-mb must be a positive whole number")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise UsageError("--threads must be at least 1")
         if "int8" in self.precisions and not self.calib_data:

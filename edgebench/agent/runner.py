@@ -235,6 +235,12 @@ class Sweep(object):
                 "calib_images": self.plan.calib_images,
                 "calib_algorithm": self.plan.calib_algorithm,
                 "model_source": prepared.source,
+                "weights": prepared.weights,
+                "no_transfers": self.plan.no_transfers,
+                "layers": self.plan.layers,
+                "shared_profile": self.plan.shared_profile,
+                "shared_profile_max": max(self.plan.batch_sizes),
+                "workspace_mb": self.plan.workspace_mb,
             },
         )
         return {

@@ -58,6 +58,11 @@ def add_plan_arguments(parser):
     timing.add_argument("--warmup-ms", type=non_negative_float, default=200.0, metavar="MS",
                         help="warm-up time before timing, at least one iteration (default 200)")
     timing.add_argument("--threads", type=positive_int, help="engine intra-op threads (CPU; default: all CPUs)")
+    timing.add_argument("--no-transfers", action="store_true",
+                        help="TensorRT: time GPU compute only, without host<->device copies "
+                        "(like trtexec --noDataTransfers)")
+    timing.add_argument("--layers", action="store_true",
+                        help="per-layer profile of each point in a separate run after the timed loop (layers_json)")
     timing.add_argument("--point-timeout", type=positive_float, default=1800.0, metavar="SECONDS",
                         help="kill a worker that gives no result within this time (default 1800)")
     power = parser.add_argument_group("power")
@@ -69,6 +74,10 @@ def add_plan_arguments(parser):
     res = parser.add_argument_group("resources")
     res.add_argument("--memory-limit-mb", type=positive_int, metavar="MB",
                      help="address-space limit for each worker; points that exceed it are stored as oom")
+    res.add_argument("--shared-profile", action="store_true",
+                     help="TensorRT: one engine with a 1..max-batch profile instead of one engine per batch")
+    res.add_argument("--workspace-mb", type=positive_int, metavar="MB",
+                     help="TensorRT builder workspace limit (default 1024)")
     res.add_argument("--lock-clocks", action="store_true",
                      help="on a Jetson, pin clocks with jetson_clocks for the sweep and restore them after")
     res.add_argument("--cache-dir", metavar="DIR",
@@ -125,6 +134,10 @@ def plan_from_args(args):
         calib_algorithm=args.calib_algorithm,
         power=args.power,
         idle_s=args.idle_seconds,
+        no_transfers=args.no_transfers,
+        layers=args.layers,
+        shared_profile=args.shared_profile,
+        workspace_mb=args.workspace_mb,
     )
     plan.validate()
     if plan.calib_data and "int8" in plan.precisions:
@@ -148,6 +161,13 @@ def check_backend(plan):
 
     name = resolve_backend_name(plan.backend)
     cls = backend_class(name)
+    if plan.memory_limit_mb and name in ("tensorrt", "torch2trt"):
+        raise UsageError(
+            "--memory-limit-mb is an address-space limit, and CUDA reserves more address space than any board "
+            "has RAM, so every {} point would fail; drop --memory-limit-mb (system memory is still "
+            "recorded per point)".format(name))
+    if name == "onnxruntime" and (plan.no_transfers or plan.shared_profile or plan.workspace_mb):
+        raise UsageError("--no-transfers, --shared-profile and --workspace-mb apply to TensorRT backends only")
     for precision in plan.precisions:
         if precision not in cls.precisions:
             raise UsageError("{} is not yet supported on the {} backend".format(precision, name))

@@ -114,6 +114,7 @@ def measure(job):
         sampler = PeakSampler(root, job.get("memory_interval_s") or 0.02).start()
         try:
             result["warmup_iterations"] = warm_up(run, float(job.get("warmup_s", 0.2)))
+            session.begin_timed_window()
             durations, wall_s, start, end = timed_loop(
                 run, int(job["iterations"]), float(job["duration_s"]), job.get("max_duration_s")
             )

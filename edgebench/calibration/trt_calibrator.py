@@ -27,7 +27,6 @@ torch2trt takes ``int8_calib_dataset``: ``Torch2trtCalibDataset(source)`` adapts
 """
 import logging
 import os
-import re
 import time
 
 import numpy as np
@@ -47,8 +46,10 @@ CACHE_MAGIC = b"TRT-"  # TensorRT's calibration cache starts "TRT-<version>-<alg
 
 
 def trt_version_tuple(version):
-    """'8.2.1.8' -> (8, 2, 1, 8); compare tuples, never version strings ('10.0' < '5.1' as text)."""
-    return tuple(int(part) for part in re.findall(r"\d+", str(version))[:4])
+    """'8.2.1.8' -> (8, 2, 1, 8): the one TensorRT version helper (edgebench.engines.trt_compat)."""
+    from edgebench.engines.trt_compat import version_tuple
+
+    return version_tuple(version)
 
 
 def trt_cache_path(cache_dir, onnx_sha256, fingerprint, algorithm=DEFAULT_TRT_ALGORITHM):

@@ -9,6 +9,7 @@ Lifecycle inside a worker::
     backend = get_backend("onnxruntime")        # engines/__init__.py; cheap, no vendor import
     session = backend.load(spec)                # builds (or takes from the cache) and loads
     session.run()                               # one synchronous inference of spec.batch_size
+    session.begin_timed_window()                # warm-up is over: per-call device timings restart
     session.infer(x)                            # run real data (accuracy checks), untimed
     session.info                                # what really ran: provider, precision, notes
     session.extra_columns()                     # backend-specific measurement columns
@@ -114,6 +115,9 @@ class Session(abc.ABC):
         and return the first output as a numpy array with one row per input image. Used for
         accuracy and calibration checks; not timed."""
         raise NotImplementedError("{} cannot run arbitrary inputs".format(type(self).__name__))
+
+    def begin_timed_window(self):  # noqa: B027 - optional hook
+        """Called right before the timed loop: backends that keep per-call device timings start afresh."""
 
     def extra_columns(self):
         """Backend-specific measurement columns (e.g. GPU compute time); empty by default."""

@@ -214,7 +214,11 @@ class OnnxRuntimeBackend(Backend):
             notes=notes,
             calibration_fingerprint=calibration_fingerprint,
         )
-        return OrtSession(sess, spec, info)
+        session = OrtSession(sess, spec, info)
+        if spec.options.get("layers"):
+            session.make_profiling_session = _profiling_session_factory(
+                model_path, providers, self._session_options(spec, threads))
+        return session
 
 
 def _safe(text):
@@ -251,9 +255,37 @@ class OrtSession(Session):
 
         return self._sess.run(None, {self._first_input: np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
+    make_profiling_session = None  # set by load() when spec.options["layers"] asks for a layer profile
+
+    def extra_columns(self):
+        """``layers_json`` from a separate profiling session run after the timed loop (``--layers``)."""
+        if self.make_profiling_session is None:
+            return {}
+        from edgebench.engines import layer_profile
+
+        try:
+            rows = layer_profile.profile_ort_session(self.make_profiling_session, self._feed)
+        except Exception as exc:  # a profile is a diagnostic: the timed point stays ok
+            LOG.warning("per-layer profile failed: %s", _first_line(exc))
+            return {"note": "; ".join(self.info.notes + ["per-layer profile failed: " + _first_line(exc)])}
+        return {"layers_json": layer_profile.to_json(rows)}
+
     def close(self):
         self._sess = None
         self._run = None
+
+
+def _profiling_session_factory(model_path, providers, opts):
+    """make_session(hook) for layer_profile.profile_ort_session: a second session with the timed
+    session's options plus profiling, created only after the timed loop."""
+
+    def make_session(hook):
+        import onnxruntime as ort
+
+        hook(opts)
+        return ort.InferenceSession(model_path, opts, providers=providers)
+
+    return make_session
 
 
 def executed_graph(model_path, providers):
