@@ -96,6 +96,8 @@ def register(subparsers):
     add_plan_arguments(parser)
     parser.add_argument("--out", default="results", metavar="DIR",
                         help="results directory: results.db, results.csv, results.json (default ./results)")
+    parser.add_argument("--report", metavar="DIR",
+                        help="after the sweep, write the report (figures, index.html, summary.json) of this run to DIR")
     parser.add_argument("--force", action="store_true",
                         help="add this run to a results.db that holds runs from a different environment "
                         "(board, power mode, clocks, JetPack, TensorRT, CPU)")
@@ -238,6 +240,8 @@ def run(args):
     plan = plan_from_args(args)
     out = os.path.abspath(args.out)
     db_path = check_out_dir(out)
+    if args.report and os.path.exists(args.report) and not os.path.isdir(args.report):
+        raise UsageError("--report {} is a file; give a directory".format(args.report))
     backend = check_backend(plan)
     prepared = prepare_models(plan, say)
     power = open_power(plan)
@@ -303,11 +307,30 @@ def run(args):
     if status == RUN_INTERRUPTED:
         err.print("interrupted: {} point(s) of run {} are stored in {}".format(len(stored), run_id, db_path),
                   style="yellow")
+    report = _write_report(args.report, stored, err) if args.report and stored else None
     if args.json:
-        emit_json({"run_id": run_id, "status": status, "out": out, "measurements": stored})
+        doc = {"run_id": run_id, "status": status, "out": out, "measurements": stored}
+        if args.report:
+            doc["report"] = report
+        emit_json(doc)
     else:
         _print_summary(stored, run_id, out)
     return 130 if status == RUN_INTERRUPTED else 0
+
+
+def _write_report(directory, rows, err):
+    """The report of this run; a failure is reported, never allowed to cost the stored results."""
+    from edgebench.errors import EdgebenchError
+    from edgebench.report import write_report
+
+    try:
+        written = write_report(rows, os.path.abspath(directory))
+    except EdgebenchError as exc:
+        err.print("report not written: {}".format(exc), style="yellow", markup=False, highlight=False)
+        return None
+    err.print("report: {}/index.html ({} figures)".format(
+        written["out_dir"], sum(1 for f in written["figures"] if not f.get("skipped"))), markup=False, highlight=False)
+    return written
 
 
 def open_power(plan):

@@ -20,6 +20,26 @@ def precision_label(row):
     return req or "-"
 
 
+def knee_notes(rows):
+    """One line per model/backend/precision whose memory curve has a fitted knee (analysis.derived)."""
+    try:
+        from edgebench.analysis.derived import derived_columns
+
+        derived = derived_columns(rows)
+    except Exception:  # the table must not be lost to an analysis problem
+        return []
+    lines, seen = [], set()
+    for r in rows:
+        d = derived.get(r.get("point_key")) or {}
+        key = (r.get("model"), r.get("backend"), r.get("precision"))
+        if key in seen or d.get("knee_status") != "ok" or d.get("static_mb") is None:
+            continue
+        seen.add(key)
+        lines.append("memory knee {} {} {}: {:.0f} MB up to batch {:.3g}, then +{:.1f} MB per image".format(
+            key[0], key[1], key[2], d["static_mb"], d["knee_batch"], d["mb_per_image"] or 0.0))
+    return lines
+
+
 def summary_table(rows, title="edgebench sweep"):
     from rich.table import Table
     from rich.text import Text
@@ -88,7 +108,7 @@ def summary_table(rows, title="edgebench sweep"):
                                                       r["power_flags"]))
     if simulated:
         notes.insert(0, "SIM: power from a SIMULATED source (sim://), not a measurement")
-    return table, _dedupe(notes)
+    return table, _dedupe(notes) + knee_notes(rows)
 
 
 def _dedupe(notes):

@@ -97,3 +97,22 @@ def test_ctrl_c_keeps_measured_points_and_marks_the_run_interrupted(tiny_onnx, c
     with open(str(out / "results.csv")) as fh:
         assert len(list(csv.DictReader(fh))) == stored
     assert "Traceback" not in stderr
+
+
+def test_report_flag_writes_the_report_of_the_run(tiny_onnx, cache_dir, tmp_path):
+    doc = edgebench_json("sweep", "--model", tiny_onnx, "--batches", "1..4", "--json", "--out", tmp_path / "r",
+                         "--report", tmp_path / "rep", *FAST)
+    assert (tmp_path / "rep" / "index.html").exists() and (tmp_path / "rep" / "summary.json").exists()
+    assert doc["report"]["out_dir"] == str(tmp_path / "rep")
+
+
+def test_table_names_the_memory_knee_when_one_is_found():
+    from edgebench.agent import schema
+    from edgebench.report.table import summary_table
+
+    rows = [schema.empty_point(point_key="m/ort/fp32/%d" % b, model="m", model_source="onnx", backend="ort",
+                               precision="fp32", batch_size=b, status="ok", peak_rss_mb=300.0 + 12 * max(0, b - 8),
+                               env_key="e", per_image_ms=1.0, images_per_s=1000.0)
+            for b in (1, 2, 4, 8, 16, 32)]
+    _, notes = summary_table(rows)
+    assert any("memory knee m ort fp32: 300 MB up to batch 8" in n for n in notes), notes
