@@ -19,6 +19,9 @@ COMMAND_MODULES = (
     "edgebench.report.cli",
     "edgebench.platform.cli",
     "edgebench.power.cli",
+    "edgebench.agent.agent_cli",
+    "edgebench.monitor.cli",
+    "edgebench.agent.service",
 )
 
 

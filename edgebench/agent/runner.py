@@ -79,7 +79,8 @@ def run_worker(job, timeout_s=None, on_start=None):
     stderr_file = tempfile.TemporaryFile()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edgebench.agent.worker", "--result-fd", str(wfd)],
+            [sys.executable, "-m", "edgebench.agent.worker", "--result-fd", str(wfd),
+             "--parent-pid", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=stderr_file,

@@ -167,6 +167,21 @@ class ResultStore(object):
                 (status, utc_now(), note, run_id),
             )
 
+    def reopen_run(self, run_id, note=None):
+        """Mark a run as running again (the agent resumes an interrupted job into its own run)."""
+        with self.conn:
+            self.conn.execute("UPDATE runs SET status = ?, finished_at = NULL, note = ? WHERE id = ?",
+                              (schema.RUN_RUNNING, note, run_id))
+
+    def last_measurements(self, columns, limit):
+        """The newest ``limit`` measurement rows, newest first, restricted to ``columns``."""
+        unknown = set(columns) - set(schema.MEASUREMENT_COLUMN_NAMES)
+        if unknown:
+            raise StoreError("not measurement columns: {}".format(", ".join(sorted(unknown))))
+        cur = self.conn.execute("SELECT {} FROM measurements ORDER BY id DESC LIMIT ?".format(", ".join(columns)),
+                                (int(limit),))
+        return [dict(r) for r in cur]
+
     def set_run_power(self, run_id, power):
         with self.conn:
             self.conn.execute("UPDATE runs SET power_json = ? WHERE id = ?",

@@ -260,7 +260,7 @@ def run(args):
     warning = clock_warning(environment, plan)
     if warning:
         err.print("warning: " + warning, style="yellow", markup=False, highlight=False)
-    clock_lock = _clock_lock(plan)
+    clock_lock = clock_lock_for(plan)
     plan_dict = plan.to_dict()
     plan_dict["backend_resolved"] = backend
     status, note = RUN_COMPLETE, None
@@ -342,7 +342,7 @@ def open_power(plan):
     return PowerSession(plan.power, root=plan.root, idle_s=plan.idle_s)
 
 
-def _clock_lock(plan):
+def clock_lock_for(plan):
     if not plan.lock_clocks:
         return None
     from edgebench.platform.clocks import ClockLock, ClockLockError

@@ -26,8 +26,12 @@ import time
 EXIT_OK = 0
 
 
-def _set_parent_death_signal():
-    """Die with the parent (Linux prctl PR_SET_PDEATHSIG) so no orphan keeps a board busy."""
+def _set_parent_death_signal(parent_pid=None):
+    """Die with the parent (Linux prctl PR_SET_PDEATHSIG) so no orphan keeps a board busy.
+
+    The signal only covers a parent that dies after the prctl call; if it died before (the worker
+    was reparented already), exit now.
+    """
     try:
         import ctypes
         import signal
@@ -36,6 +40,8 @@ def _set_parent_death_signal():
         libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
     except Exception:  # not Linux or no libc: the parent still kills us on exit
         pass
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def _apply_memory_limit(limit_mb):
@@ -155,8 +161,9 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="edgebench-worker", description="measure one point (internal)")
     parser.add_argument("--result-fd", type=int, required=True)
+    parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
-    _set_parent_death_signal()
+    _set_parent_death_signal(args.parent_pid)
     job = json.loads(sys.stdin.read())
     if job.get("memory_limit_mb"):
         _apply_memory_limit(job["memory_limit_mb"])

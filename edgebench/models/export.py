@@ -76,8 +76,11 @@ def load_weights(module, path):
     """Load a local state dict (``--weights PATH``) into ``module``; strict, with a clear error."""
     import torch
 
+    kwargs = {"map_location": "cpu"}
+    if "weights_only" in inspect.signature(torch.load).parameters:
+        kwargs["weights_only"] = True  # tensors only: a weights file must not be able to run code
     try:
-        state = torch.load(path, map_location="cpu")
+        state = torch.load(path, **kwargs)
     except Exception as exc:  # torch raises many types for a bad file
         raise ValueError("cannot read weights {}: {}".format(path, exc))
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
