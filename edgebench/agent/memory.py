@@ -5,8 +5,6 @@ memory is a board probe and reads ``<root>/proc/meminfo`` like every other board
 On a Jetson the GPU allocates from the same RAM, so system used memory is the figure that moves
 with the engine; ``NvMapMemUsed`` is read when the kernel reports it.
 """
-import threading
-
 from edgebench.platform.root import under
 
 
@@ -48,48 +46,25 @@ def system_used_mb(root=None):
     return system_memory_mb(root)[0]
 
 
-class PeakSampler(object):
-    """Samples system used memory (and NvMapMemUsed on a Jetson) in a thread and keeps the peaks.
+class PeakTracker(object):
+    """Keeps the peak of system used memory (and NvMapMemUsed on a Jetson) over explicit samples.
 
-    The thread sleeps between reads (``interval_s``), so its cost is a file read every 20 ms; the
-    engine's own threads release the GIL while they compute.
+    The worker samples between timed iterations, on its own thread (see worker.timed_loop): on the
+    small boards this runs on, a sampling thread would steal a core from the engine mid-inference.
+    Engines allocate their working memory in the first runs and keep it (ONNX Runtime's arena,
+    TensorRT's execution context), so readings between iterations see the loop's peak; the worker's
+    own peak (VmHWM) is exact anyway.
     """
 
-    def __init__(self, root=None, interval_s=0.02):
+    def __init__(self, root=None):
         self.root = root
-        self.interval_s = interval_s
         self.peak_mb = None
         self.nvmap_peak_mb = None
-        self._stop = threading.Event()
-        self._thread = None
 
-    def _sample(self):
+    def sample(self):
         used, nvmap = system_memory_mb(self.root)
         if used is not None and (self.peak_mb is None or used > self.peak_mb):
             self.peak_mb = used
         if nvmap is not None and (self.nvmap_peak_mb is None or nvmap > self.nvmap_peak_mb):
             self.nvmap_peak_mb = nvmap
-
-    def _loop(self):
-        while not self._stop.wait(self.interval_s):
-            self._sample()
-
-    def start(self):
-        self._sample()
-        self._thread = threading.Thread(target=self._loop, name="edgebench-memory", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._sample()
         return self.peak_mb
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-

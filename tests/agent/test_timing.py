@@ -52,3 +52,17 @@ def test_warm_up_runs_at_least_once_even_with_zero_time():
 def test_warm_up_runs_for_the_requested_time():
     clock = FakeClock(0.0625)
     assert warm_up(clock.run, 0.25, clock=clock) == 4
+
+
+def test_ticks_run_between_iterations_and_their_time_is_not_timed():
+    clock = FakeClock(0.125)
+    ticks = []
+
+    def tick():
+        ticks.append(clock.now)
+        clock.now += 1.0  # a slow memory read: must not count as inference time
+
+    durations, wall, start, end = timed_loop(clock.run, iterations=4, duration_s=1.0, max_duration_s=None,
+                                             clock=clock, on_tick=tick, tick_s=0.25)
+    assert ticks and all(d == 0.125 for d in durations)
+    assert len(durations) == 8 and wall == sum(durations) == 1.0
