@@ -20,8 +20,11 @@ def sha256_file(path, chunk=1 << 20):
     return digest.hexdigest()
 
 
+FILE_MODE = 0o644  # mkstemp creates 0600; caches and results are read by other users (agent vs CLI)
+
+
 def atomic_write(path, write, mode="wb", **open_kwargs):
-    """Call ``write(fh)`` on a temporary file, then rename it to ``path``."""
+    """Call ``write(fh)`` on a temporary file, then rename it to ``path`` (mode 0644)."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
     try:
@@ -29,6 +32,7 @@ def atomic_write(path, write, mode="wb", **open_kwargs):
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -19,8 +19,8 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 
+from edgebench._files import atomic_write_bytes, atomic_write_json, read_json, sha256_file  # noqa: F401
 from edgebench.errors import UsageError
 
 LOG = logging.getLogger("edgebench.calibration")
@@ -83,48 +83,6 @@ def key_of(material):
     """SHA-256 of a JSON-serialisable dict, canonically encoded."""
     blob = json.dumps(material, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()
-
-
-def sha256_file(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` through a temporary file in the same directory."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, CACHE_FILE_MODE)  # mkstemp makes 0600; the agent may run as another user
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path, obj):
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"))
-
-
-def read_json(path):
-    """The JSON object in ``path``, or None if it is missing or not a JSON object."""
-    try:
-        with open(path, "rb") as fh:
-            data = json.loads(fh.read().decode("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def discard(paths, reason):

@@ -540,7 +540,46 @@ def _mean(values):
     return sum(values) / float(len(values)) if values else None
 
 
-class TrtSession(Session):
+class CudaEventSession(Session):
+    """Per-call CUDA-event times (``_compute_ms``, ``_h2d_ms``, ``_d2h_ms``) and what follows from them.
+
+    Shared by the TensorRT and torch2trt sessions. Subclasses append to the three lists on every
+    call and provide ``engine_columns``, ``options`` (with ``layers``), ``info`` and ``profile_layers``.
+    """
+
+    _window = None
+
+    def begin_timed_window(self):
+        """Summarise only the calls from now on (the worker calls this before its timed loop)."""
+        self._window = len(self._compute_ms)
+
+    def _window_values(self, values):
+        start = self._window if self._window is not None else min(1, len(values))
+        return values[start:]
+
+    def timing_columns(self):
+        compute = self._window_values(self._compute_ms)
+        return {
+            "gpu_compute_median_ms": _median(compute),
+            "gpu_compute_mean_ms": _mean(compute),
+            "h2d_median_ms": _median(self._window_values(self._h2d_ms)),
+            "d2h_median_ms": _median(self._window_values(self._d2h_ms)),
+        }
+
+    def extra_columns(self):
+        columns = dict(self.engine_columns)
+        columns.update(self.timing_columns())
+        if self.options.layers:
+            try:
+                columns["layers_json"] = layer_profile.to_json(self.profile_layers())
+            except Exception as exc:  # a profile is a diagnostic: the timed point stays ok
+                LOG.warning("per-layer profile failed: %s", exc)
+                columns["note"] = "; ".join(self.info.notes + ["per-layer profile failed: {}".format(
+                    trt_compat.first_line(exc))])
+        return columns
+
+
+class TrtSession(CudaEventSession):
     """A deserialized engine with its context, buffers, stream and events, bound to one batch."""
 
     def __init__(self, state, io):
@@ -629,37 +668,6 @@ class TrtSession(Session):
             if trt_compat.looks_like_oom(text):
                 raise MemoryError(text)
             raise EdgebenchError("{} inference failed: {}: {}".format(self._api.label, type(exc).__name__, text))
-
-    def begin_timed_window(self):
-        """Summarise only the calls from now on (the worker calls this before its timed loop)."""
-        self._window = len(self._compute_ms)
-
-    def _window_values(self, values):
-        start = self._window if self._window is not None else min(1, len(values))
-        return values[start:]
-
-    def timing_columns(self):
-        compute = self._window_values(self._compute_ms)
-        h2d = self._window_values(self._h2d_ms)
-        d2h = self._window_values(self._d2h_ms)
-        return {
-            "gpu_compute_median_ms": _median(compute),
-            "gpu_compute_mean_ms": _mean(compute),
-            "h2d_median_ms": _median(h2d),
-            "d2h_median_ms": _median(d2h),
-        }
-
-    def extra_columns(self):
-        columns = dict(self.engine_columns)
-        columns.update(self.timing_columns())
-        if self.options.layers:
-            try:
-                columns["layers_json"] = layer_profile.to_json(self.profile_layers())
-            except Exception as exc:  # a profile is a diagnostic: the timed point stays ok
-                LOG.warning("per-layer profile failed: %s", exc)
-                columns["note"] = "; ".join(self.info.notes + ["per-layer profile failed: {}".format(
-                    trt_compat.first_line(exc))])
-        return columns
 
     # ------------------------------------------------------------------------------- profile
 

@@ -29,15 +29,14 @@ import os
 import time
 
 from edgebench.engines import layer_profile, trt_compat
-from edgebench.engines.base import PRECISIONS, Backend, EngineInfo, EngineSpec, Session
+from edgebench.engines.base import PRECISIONS, Backend, EngineInfo, EngineSpec
 from edgebench.engines.engine_cache import PlanCache
 from edgebench.engines.tensorrt import (
     MB,
     NO_FAST_FP16_REASON,
     NO_FAST_INT8_REASON,
+    CudaEventSession,
     TrtOptions,
-    _mean,
-    _median,
     gpu_label,
 )
 from edgebench.errors import EdgebenchError, UnsupportedPrecision
@@ -419,7 +418,7 @@ class _Torch2trtLoad(object):
                           calibration_fingerprint=self.calibration[1]["data"] if self.calibration else None)
 
 
-class Torch2TRTSession(Session):
+class Torch2TRTSession(CudaEventSession):
     def __init__(self, state, module):
         torch = state.torch
         self._state = state
@@ -482,31 +481,6 @@ class Torch2TRTSession(Session):
             if trt_compat.looks_like_oom(text):
                 raise MemoryError(text)
             raise EdgebenchError("torch2trt inference failed: {}: {}".format(type(exc).__name__, text))
-
-    def begin_timed_window(self):
-        self._window = len(self._compute_ms)
-
-    def _window_values(self, values):
-        start = self._window if self._window is not None else min(1, len(values))
-        return values[start:]
-
-    def extra_columns(self):
-        compute = self._window_values(self._compute_ms)
-        columns = dict(self.engine_columns)
-        columns.update({
-            "gpu_compute_median_ms": _median(compute),
-            "gpu_compute_mean_ms": _mean(compute),
-            "h2d_median_ms": _median(self._window_values(self._h2d_ms)),
-            "d2h_median_ms": _median(self._window_values(self._d2h_ms)),
-        })
-        if self.options.layers:
-            try:
-                columns["layers_json"] = layer_profile.to_json(self.profile_layers())
-            except Exception as exc:  # a profile is a diagnostic: the timed point stays ok
-                LOG.warning("per-layer profile failed: %s", exc)
-                columns["note"] = "; ".join(self.info.notes + ["per-layer profile failed: {}".format(
-                    trt_compat.first_line(exc))])
-        return columns
 
     def profile_layers(self, runs=layer_profile.PROFILE_RUNS):
         """Per-layer times: an IProfiler on torch2trt's execution context over ``runs`` synchronised calls."""

@@ -122,3 +122,13 @@ def test_a_store_missing_newer_nullable_columns_gains_them_on_open(tmp_path):
     store = ResultStore(path)
     store.add_point(store.create_run({}, {}), _row(per_image_ms=2.0))
     assert store.measurements()[0]["per_image_ms"] == 2.0
+
+
+def test_exports_are_readable_by_other_users(tmp_path):
+    import os
+
+    store = ResultStore(str(tmp_path / "results.db"))
+    store.add_point(store.create_run({}, {}), _row())
+    store.export_all(str(tmp_path))
+    for name in ("results.csv", "results.json"):
+        assert os.stat(str(tmp_path / name)).st_mode & 0o777 == 0o644
