@@ -5,9 +5,9 @@ embedded default that runs on any CPU. Backend modules import their vendor libra
 ``load``; importing this package never imports onnxruntime, tensorrt or torch.
 """
 import importlib
-import importlib.util
 
 from edgebench.errors import BackendUnavailable, UsageError
+from edgebench.platform.versions import importable
 
 # name -> (module, class, vendor module probed for availability, install hint)
 _REGISTRY = {
@@ -37,13 +37,6 @@ BACKEND_NAMES = tuple(_REGISTRY)
 CHOICES = ("auto",) + BACKEND_NAMES
 
 
-def _vendor_importable(module):
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def backend_class(name):
     """The Backend subclass registered as ``name``; BackendUnavailable if it cannot run here."""
     if name not in _REGISTRY:
@@ -51,7 +44,7 @@ def backend_class(name):
             "unknown backend {!r}; choose one of: {}".format(name, ", ".join(CHOICES))
         )
     module_name, class_name, vendor, hint = _REGISTRY[name]
-    if not _vendor_importable(vendor):
+    if not importable(vendor):
         raise BackendUnavailable("backend {!r} is not available: {} is not installed; {}".format(
             name, vendor, hint))
     try:

@@ -24,6 +24,23 @@ import json
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
+def precision_verdict(low_macs, full_macs, requested):
+    """(precision_effective, fraction) from the MACs that ran in reduced and in full precision.
+
+    ``requested`` when at least 99.9% of the MACs ran reduced, ``fp32`` when at most 0.1% did,
+    ``mixed`` in between; the fraction is rounded to 4 places (0.0 when there are no MACs).
+    """
+    total = low_macs + full_macs
+    fraction = float(low_macs) / total if total else 0.0
+    if fraction >= 0.999:
+        effective = requested
+    elif fraction <= 0.001:
+        effective = "fp32"
+    else:
+        effective = "mixed"
+    return effective, round(fraction, 4)
+
+
 class EngineSpec(object):
     """Everything needed to build and load one engine. JSON-serialisable (no pickle)."""
 

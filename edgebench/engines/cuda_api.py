@@ -19,6 +19,7 @@ the worker records ``oom``.
 import ctypes
 
 from edgebench.errors import EdgebenchError
+from edgebench.platform.versions import importable
 
 CHOICES = ("pycuda", "cuda-python")
 
@@ -298,24 +299,12 @@ class CudaPythonApi(CudaApi):
 # ----------------------------------------------------------------------------- choice
 
 
-def _importable(name):
-    import importlib.util
-    import sys
-
-    if name in sys.modules:
-        return sys.modules[name] is not None
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def available():
     """Which CUDA Python bindings are importable here (cheap, no import)."""
     out = []
-    if _importable("pycuda"):
+    if importable("pycuda"):
         out.append("pycuda")
-    if _importable("cuda"):
+    if importable("cuda"):
         out.append("cuda-python")
     return out
 

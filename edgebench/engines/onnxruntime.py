@@ -18,10 +18,10 @@ import logging
 import os
 import tempfile
 
-from edgebench._dist import dist_version
 from edgebench._files import atomic_write_bytes, atomic_write_json, read_json
-from edgebench.engines.base import Backend, EngineInfo, Session
+from edgebench.engines.base import Backend, EngineInfo, Session, precision_verdict
 from edgebench.errors import EdgebenchError, UnsupportedPrecision
+from edgebench.platform.versions import distribution_version, importable
 
 LOG = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ _FP16, _FP32, _INT8, _UINT8, _DOUBLE = 10, 1, 3, 2, 11  # onnx TensorProto eleme
 
 
 def _ort_version():
-    return dist_version("onnxruntime") or dist_version("onnxruntime-gpu")
+    return distribution_version("onnxruntime", "onnxruntime-gpu")
 
 
 def _threads_default():
@@ -53,9 +53,7 @@ class OnnxRuntimeBackend(Backend):
 
     @classmethod
     def is_available(cls):
-        import importlib.util
-
-        return importlib.util.find_spec("onnxruntime") is not None
+        return importable("onnxruntime")
 
     @classmethod
     def unavailable_reason(cls):
@@ -352,16 +350,9 @@ def classify_mac_precision(graph, node_macs, requested):
         else:
             full_macs += macs
             kept[node.op_type] = kept.get(node.op_type, 0) + 1
-    total = low_macs + full_macs
-    fraction = float(low_macs) / total if total else 0.0
-    if fraction >= 0.999:
-        effective = requested
-    elif fraction <= 0.001:
-        effective = "fp32"
-    else:
-        effective = "mixed"
+    effective, fraction = precision_verdict(low_macs, full_macs, requested)
     return {
         "precision_effective": effective,
-        "fp16_mac_fraction": round(fraction, 4),
+        "fp16_mac_fraction": fraction,
         "kept_fp32": ["{} x{}".format(op, n) for op, n in sorted(kept.items())],
     }

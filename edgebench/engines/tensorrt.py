@@ -52,7 +52,7 @@ import os
 import time
 
 from edgebench.engines import layer_profile, trt_compat
-from edgebench.engines.base import PRECISIONS, Backend, EngineInfo, Session
+from edgebench.engines.base import PRECISIONS, Backend, EngineInfo, Session, precision_verdict
 from edgebench.engines.engine_cache import PlanCache
 from edgebench.errors import EdgebenchError, UnsupportedPrecision
 
@@ -150,15 +150,10 @@ class TensorRTBackend(Backend):
 
     @classmethod
     def is_available(cls):
-        import importlib.util
-        import sys
+        from edgebench.platform.versions import importable
 
-        if "tensorrt" not in sys.modules:
-            try:
-                if importlib.util.find_spec("tensorrt") is None:
-                    return False
-            except (ImportError, ValueError):
-                return False
+        if not importable("tensorrt"):
+            return False
         version = _installed_version()
         return version is None or trt_compat.TrtApi(version).unsupported_reason() is None
 
@@ -510,19 +505,12 @@ def classify_trt_layers(layers, node_macs, requested):
         else:
             full += macs
             kept[layer_type] = kept.get(layer_type, 0) + 1
-    total = low + full
-    if not total:
+    if not low + full:
         return None
-    fraction = float(low) / total
-    if fraction >= 0.999:
-        effective = requested
-    elif fraction <= 0.001:
-        effective = "fp32"
-    else:
-        effective = "mixed"
+    effective, fraction = precision_verdict(low, full, requested)
     return {
         "precision_effective": effective,
-        "fp16_mac_fraction": round(fraction, 4),
+        "fp16_mac_fraction": fraction,
         "kept": ["{} x{}".format(t, n) for t, n in sorted(kept.items())],
     }
 

@@ -40,6 +40,7 @@ from edgebench.engines.tensorrt import (
     gpu_label,
 )
 from edgebench.errors import EdgebenchError, UnsupportedPrecision
+from edgebench.platform.versions import importable
 
 LOG = logging.getLogger("edgebench.engines.torch2trt")
 
@@ -66,18 +67,6 @@ def _dist_version(module, *dists):
 
 def torch2trt_version():
     return _dist_version("torch2trt", "torch2trt")
-
-
-def _importable(name):
-    import importlib.util
-    import sys
-
-    if name in sys.modules:
-        return sys.modules[name] is not None
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 class TorchCuda(object):
@@ -151,7 +140,7 @@ class Torch2TRTBackend(Backend):
 
     @classmethod
     def is_available(cls):
-        if not all(_importable(m) for m in ("torch2trt", "torch", "tensorrt")):
+        if not all(importable(m) for m in ("torch2trt", "torch", "tensorrt")):
             return False
         from edgebench.engines.tensorrt import _installed_version
 
@@ -160,7 +149,7 @@ class Torch2TRTBackend(Backend):
 
     @classmethod
     def unavailable_reason(cls):
-        missing = [m for m in ("torch2trt", "torch", "tensorrt") if not _importable(m)]
+        missing = [m for m in ("torch2trt", "torch", "tensorrt") if not importable(m)]
         if missing:
             return ("{} not importable: install TensorRT (JetPack), NVIDIA's torch wheel for Jetson and torch2trt "
                     "from github.com/NVIDIA-AI-IOT/torch2trt; or use --backend tensorrt / onnxruntime".format(

@@ -18,9 +18,9 @@ import subprocess
 import sys
 import tempfile
 
-from edgebench._dist import dist_version
 from edgebench._files import atomic_write_json, sha256_file
 from edgebench.errors import ModelError
+from edgebench.platform.versions import distribution_version as dist_version
 
 FORMAT_VERSION = 1  # bump when export or counting conventions change: invalidates the cache
 CACHE_ENV = "EDGEBENCH_CACHE_DIR"

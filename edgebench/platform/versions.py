@@ -135,11 +135,19 @@ def find_module(module):
     its parents, so callers only pass top-level names.
     """
     if module in sys.modules:
-        return getattr(sys.modules[module], "__spec__", None) or True
+        loaded = sys.modules[module]
+        if loaded is None:  # an import of it is blocked (sys.modules[name] = None)
+            return None
+        return getattr(loaded, "__spec__", None) or True
     try:
         return importlib.util.find_spec(module)
     except (ImportError, ValueError, AttributeError):
         return None
+
+
+def importable(module):
+    """True when top-level ``module`` can be imported here (checked without importing it)."""
+    return find_module(module) is not None
 
 
 def _version_from_source(spec):

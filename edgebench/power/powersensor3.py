@@ -128,20 +128,10 @@ class PowerSensor3Source(SerialSource):
         self._last_stamp = None
         self._device_us = 0
 
+    name_for_errors = "PowerSensor3"
+
     def open(self):
-        self.open_port()
-        try:
-            self._handshake()
-        except ProbeLost as err:
-            self.close_port()
-            raise PowerSourceError(
-                "PowerSensor3 on {} did not answer ({}): is it a PowerSensor3?".format(self.port, err)
-            )
-        except Exception:
-            self.close_port()
-            raise
-        self.is_open = True
-        return self
+        return self.open_with(self._handshake, "is it a PowerSensor3?")
 
     def _read_exact(self, count):
         data = b""

@@ -167,18 +167,10 @@ class Ppk2Source(SerialSource):
         self._index = 0
         self._last_counter = None
 
+    name_for_errors = "PPK2"
+
     def open(self):
-        self.open_port()
-        try:
-            self._handshake()
-        except ProbeLost as err:
-            self.close_port()
-            raise PowerSourceError("PPK2 on {} did not answer ({}): is it a PPK2 data port?".format(self.port, err))
-        except Exception:
-            self.close_port()
-            raise
-        self.is_open = True
-        return self
+        return self.open_with(self._handshake, "is it a PPK2 data port?")
 
     def _handshake(self):
         self.write(bytes([CMD_AVERAGE_STOP]))

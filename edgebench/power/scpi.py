@@ -85,14 +85,7 @@ class ScpiSource(SerialSource):
         self.update_interval_s = None
 
     def open(self):
-        self.open_port()
-        try:
-            self._setup()
-        except Exception:
-            self.close_port()
-            raise
-        self.is_open = True
-        return self
+        return self.open_with(self._setup)
 
     def _ask(self, command):
         from edgebench.power.source import ProbeLost

@@ -75,6 +75,29 @@ class SerialSource(PowerSource):
         self._last_data_s = time.perf_counter()
         return self.ser
 
+    def open_with(self, setup, no_answer=None):
+        """Open the port and run ``setup()``; on any failure close the port again.
+
+        ``no_answer`` (text) turns a probe that stays silent (ProbeLost) into a PowerSourceError
+        saying what was expected on the port, e.g. "is it a PPK2 data port?".
+        """
+        self.open_port()
+        try:
+            setup()
+        except ProbeLost as err:
+            self.close_port()
+            if no_answer is None:
+                raise
+            raise PowerSourceError("{} on {} did not answer ({}): {}".format(self.name_for_errors, self.port, err,
+                                                                             no_answer))
+        except Exception:
+            self.close_port()
+            raise
+        self.is_open = True
+        return self
+
+    name_for_errors = "the probe"
+
     def close_port(self):
         ser = self.ser
         self.ser = None
