@@ -101,12 +101,13 @@ class AgentClient(object):
 
         try:
             return self.call("cancel", id=ref)["job"], "socket"
-        except protocol.AgentUnavailable:
+        except protocol.AgentUnavailable as exc:
             if agent_lock_held(self.state_dir):
                 raise
             spool = Spool(self.state_dir)
             if not spool.exists():
-                raise
+                raise UsageError("{}; and {} has no job spool, so there is no job {} to cancel".format(
+                    exc, self.state_dir, ref))
             state, job_id = spool.find(ref)
             if state not in ("incoming", "active"):
                 record = spool.record(state, job_id)

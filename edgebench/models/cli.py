@@ -77,7 +77,8 @@ def run(args):
 
     from edgebench.cliutil import console
 
-    table = Table(title="edgebench model zoo (* = in the default sweep)")
+    table = Table(title="edgebench model zoo (* = in the default sweep; params and MACs counted on the cached "
+                  "ONNX export, or published where marked p)")
     for col, justify in (("model", "left"), ("params", "right"), ("GMACs", "right"), ("G-Ops", "right"),
                          ("input", "left"), ("top-1 %", "right"), ("top-5 %", "right")):
         table.add_column(col, justify=justify, no_wrap=True)
@@ -85,8 +86,8 @@ def run(args):
     for r in rows:
         table.add_row(
             r["name"] + (" *" if r["default"] else ""),
-            "{:,}".format(r["params"]) if r["params"] is not None else "-",
-            "{:.3f}".format(r["macs"] / 1e9) if r["macs"] is not None else "-",
+            ("{:,}".format(r["params"]) if r["params"] is not None else "-") + ("" if r["counted"] else " p"),
+            ("{:.3f}".format(r["macs"] / 1e9) if r["macs"] is not None else "-") + ("" if r["counted"] else " p"),
             "{:.2f}".format(r["gops"]) if r["gops"] is not None else "-",
             "x".join(str(d) for d in r["input_shape"]),
             "{:.1f}".format(r["top1"]) if r["top1"] is not None else "-",

@@ -106,6 +106,11 @@ def summary_table(rows, title="edgebench sweep"):
         if status == "ok" and r.get("power_flags"):
             notes.append("{} {} b{} power: {}".format(r.get("model"), precision_label(r), r.get("batch_size"),
                                                       r["power_flags"]))
+    if has_power:
+        sources = sorted(set(r.get("power_source") for r in rows if r.get("power_source")))
+        idles = sorted(set(round(r["idle_power_w"], 3) for r in rows if r.get("idle_power_w") is not None))
+        notes.insert(0, "power from {}; idle {} W subtracted".format(
+            ", ".join(sources) or "?", ", ".join("{:.3f}".format(i) for i in idles) or "not measured"))
     if simulated:
         notes.insert(0, "SIM: power from a SIMULATED source (sim://), not a measurement")
     return table, _dedupe(notes) + knee_notes(rows)
