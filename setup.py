@@ -24,6 +24,10 @@ CORE = [
     # onnxruntime < 1.12's quantization tools import six without declaring it
     "six",
     'dataclasses>=0.8; python_version < "3.7"',
+    # the agent's TOML config (tomllib from 3.11 on; tomli 1.2.3 is the last for Python 3.6)
+    'tomli>=1.2.3; python_version < "3.11"',
+    # finding the sweep's worker processes (cp36-abi3 wheels for x86_64 and aarch64)
+    "psutil>=5.8",
 ]
 
 EXTRAS = {
@@ -51,7 +55,7 @@ setup(
     license="MIT",
     python_requires=">=3.6",
     packages=find_packages(include=["edgebench", "edgebench.*"]),
-    package_data={"edgebench": ["py.typed", "data/*", "systemd/*"]},
+    package_data={"edgebench": ["systemd/*"]},
     install_requires=CORE,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["edgebench = edgebench.cli:main"]},

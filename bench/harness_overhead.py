@@ -70,9 +70,9 @@ def bare_images_per_s(path, batch, threads, duration_s):
 
 
 def edgebench_images_per_s(path, batch, threads, duration_s, cache_dir):
-    from edgebench.agent.runner import run_worker
     from edgebench.engines.base import EngineSpec
     from edgebench.models.prepare import sha256_file
+    from edgebench.sweep.runner import run_worker
 
     spec = EngineSpec(path, sha256_file(path), "bench", "fp32", batch, cache_dir, threads=threads)
     job = {"engine": spec.to_dict(), "backend": "onnxruntime", "warmup_s": 0.2, "iterations": 10,

@@ -13,14 +13,14 @@ from edgebench.errors import EdgebenchError
 # Order is the order of ``edgebench --help``.
 COMMAND_MODULES = (
     "edgebench.models.cli",
-    "edgebench.agent.sweep_cli",
+    "edgebench.sweep.cli",
+    "edgebench.results.cli",
     "edgebench.calibration.cli",
     "edgebench.analysis.cli",
     "edgebench.report.cli",
     "edgebench.platform.cli",
     "edgebench.power.cli",
-    "edgebench.agent.agent_cli",
-    "edgebench.monitor.cli",
+    "edgebench.agent.cli",
     "edgebench.agent.service",
 )
 

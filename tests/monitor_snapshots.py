@@ -1,8 +1,8 @@
-"""Status snapshots for the monitor's render tests (the shape edgebench.agent.status documents)."""
+"""Status snapshots for the monitor's render tests (the shape edgebench.monitor.snapshot documents)."""
 import copy
 import io
 
-from edgebench.agent.status import empty_snapshot
+from edgebench.monitor.snapshot import empty_snapshot
 
 ROWS = [
     {"run_id": 1, "point_key": "resnet18/onnxruntime/fp32/1", "model": "resnet18", "backend": "onnxruntime",

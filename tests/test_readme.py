@@ -2,7 +2,7 @@
 import os
 import re
 
-from edgebench.agent import schema
+from edgebench.results import schema
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Rewrite the README's measurement-column table from edgebench/agent/schema.py (tests/test_readme.py checks it)."""
+"""Rewrite the README's measurement-column table from edgebench/results/schema.py (tests/test_readme.py checks it)."""
 import os
 import sys
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
 
-from edgebench.agent import schema  # noqa: E402
+from edgebench.results import schema  # noqa: E402
 
 START, END = "<!-- schema:measurements -->\n", "<!-- /schema:measurements -->"
 

@@ -6,7 +6,8 @@ silently ignored; a value of the wrong type is an error that names the file and 
 system file is read under the filesystem root (``--root`` / ``EDGEBENCH_ROOT``), so tests point it
 at a fake tree and never read the real ``/etc``.
 
-The files are flat TOML (see :mod:`edgebench.agent.tomlmini` for the subset Python 3.6 reads)::
+The files are flat TOML, read by ``tomllib`` (Python 3.11+) or ``tomli`` (a core dependency before 3.11;
+1.2.3 is the last release for Python 3.6)::
 
     # /etc/edgebench/agent.toml
     state_dir = "/var/lib/edgebench"
@@ -105,10 +106,17 @@ def check_value(key, value, where):
     return value
 
 
+def _toml_library():
+    try:
+        import tomllib
+    except ImportError:
+        import tomli as tomllib  # Python < 3.11 (setup.py installs it there)
+    return tomllib
+
+
 def read_config_file(path, required):
     """``(values, warnings)`` from one TOML file; a missing optional file gives ``({}, [])``."""
-    from edgebench.agent import tomlmini
-
+    toml = _toml_library()
     try:
         with open(path, "rb") as fh:
             text = fh.read().decode("utf-8")
@@ -119,9 +127,9 @@ def read_config_file(path, required):
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError("cannot read config file {}: {}".format(path, getattr(exc, "strerror", None) or exc))
     try:
-        raw = tomlmini.loads(text)
-    except tomlmini.TomlError as exc:
-        raise UsageError("config file {}: {}".format(path, exc))
+        raw = toml.loads(text)
+    except toml.TOMLDecodeError as exc:
+        raise UsageError("config file {} is not valid TOML: {}".format(path, exc))
     values, warnings = {}, []
     for key in sorted(raw):
         if isinstance(raw[key], dict):

@@ -1,6 +1,6 @@
 """One attempt at one agent job, in its own thread: validate, prepare, measure, record.
 
-:class:`JobRun` drives the shared :class:`edgebench.agent.runner.Sweep` (a worker process per point,
+:class:`JobRun` drives the shared :class:`edgebench.sweep.runner.Sweep` (a worker process per point,
 each point committed before the next) with the sweep's own power session, clock lock and
 environment checks. The agent's main thread reads its progress and may stop it: it then kills the
 point's worker, and :class:`_GuardedStore` drops that point's "killed" result, so the point is
@@ -14,47 +14,38 @@ import time
 
 from edgebench.agent import spool as spoolmod
 from edgebench.errors import EdgebenchError, UsageError
+from edgebench.sweep.runner import WORKER_MODULE
+from edgebench.sweep.session import SweepStopped
 
 logger = logging.getLogger("edgebench.agent")
 
 
-class JobAborted(Exception):
+class JobAborted(SweepStopped):
     """Raised inside the job thread when the job was asked to stop (shutdown or cancel)."""
 
 
 def child_pids(pid=None):
-    """Direct children of ``pid`` (default: this process), from /proc."""
-    pid = os.getpid() if pid is None else pid
-    children = []
+    """Direct children of ``pid`` (default: this process)."""
+    import psutil
+
     try:
-        names = os.listdir("/proc")
-    except OSError:
-        return children
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/{}/stat".format(name), "rb") as fh:
-                stat = fh.read().decode("utf-8", "replace")
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 1 and fields[1] == str(pid):
-            children.append(int(name))
-    return children
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
 
 
 def _cmdline_has(pid, text):
+    import psutil
+
     try:
-        with open("/proc/{}/cmdline".format(int(pid)), "rb") as fh:
-            return text in fh.read()
-    except (OSError, ValueError, TypeError):
+        return text in " ".join(psutil.Process(int(pid)).cmdline())
+    except (psutil.Error, ValueError, TypeError):
         return False
 
 
 def is_worker(pid):
-    """True when ``pid`` is an edgebench worker process (``-m edgebench.agent.worker``)."""
-    return _cmdline_has(pid, b"edgebench.agent.worker")
+    """True when ``pid`` is an edgebench worker process (``-m edgebench.sweep.worker``)."""
+    return _cmdline_has(pid, WORKER_MODULE)
 
 
 def kill_orphan_worker(pid, timeout_s=5.0):
@@ -109,8 +100,7 @@ class _GuardedStore(object):
         self._job_run = job_run
 
     def add_point(self, run_id, row):
-        if self._job_run.stop_reason:
-            raise JobAborted(self._job_run.stop_reason)
+        self._job_run._check_stop()
         return self._store.add_point(run_id, row)
 
     def __getattr__(self, name):
@@ -120,8 +110,11 @@ class _GuardedStore(object):
 class JobRun(object):
     """One attempt at one job, in its own thread. The main thread reads its progress and may stop it."""
 
-    def __init__(self, agent, job_id, job, state):
-        self.agent = agent
+    def __init__(self, job_id, job, state, spool, config, power, on_done):
+        self.spool = spool
+        self.config = config
+        self.power = power  # the agent's LivePower: hands out the job's power session and shows it
+        self.on_done = on_done
         self.job_id = job_id
         self.job = job
         self.state = state
@@ -130,7 +123,7 @@ class JobRun(object):
         self.stop_kind = None  # "shutdown" | "cancel"
         self.stop_event = threading.Event()
         self.detached = False  # set by the main thread when it gave up waiting: no more writes
-        self.sweep = None
+        self.session = None
         self.outcome = None  # (status, reason) once the thread is done
         self.phase = "starting"
         self.started_monotonic = time.monotonic()
@@ -157,7 +150,7 @@ class JobRun(object):
 
     def kill_processes(self):
         """Kill the point's worker (its whole session) and any other child (model preparation)."""
-        sweep = self.sweep
+        sweep = self.session.sweep if self.session is not None else None
         proc = sweep.current_process if sweep is not None else None
         if proc is not None and proc.poll() is None:
             try:
@@ -168,7 +161,7 @@ class JobRun(object):
                 except OSError:
                     pass
         for pid in child_pids():
-            if _cmdline_has(pid, b"edgebench"):  # model preparation; a power helper (tegrastats) is left alone
+            if _cmdline_has(pid, "edgebench"):  # model preparation; a power helper (tegrastats) is left alone
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
@@ -179,18 +172,14 @@ class JobRun(object):
         with self.lock:
             self.state.update(fields)
             if not self.detached:
-                self.agent.spool.write_state("active", self.job_id, self.state)
+                self.spool.write_state("active", self.job_id, self.state)
 
     # -- job-thread side ---------------------------------------------------------------------------
     def _run(self):
-        store = None
         outcome = None
         try:
             plan, backend, prepared = self._prepare()
-            from edgebench.agent.store import ResultStore
-
-            store = ResultStore(self.agent.config.store_path)
-            outcome = self._measure(store, plan, backend, prepared)
+            outcome = self._measure(plan, backend, prepared)
         except JobAborted:
             outcome = None
         except EdgebenchError as exc:
@@ -205,54 +194,48 @@ class JobRun(object):
             if outcome is None:
                 status = spoolmod.CANCELLED if self.stop_kind == "cancel" else spoolmod.INTERRUPTED
                 outcome = (status, self.stop_reason or "stopped")
-            self._finish_run(store, outcome)
-            self.agent.release_job_power()
+            if self.session is None or self.session.run_id is None:
+                self._close_earlier_run(outcome)
+            self.power.release_job(reopen=self.stop_kind != "shutdown")
             self.outcome = outcome
-            self.agent.wake()
+            self.on_done()
 
-    def _finish_run(self, store, outcome):
-        from edgebench.agent import schema
+    def _stop_note(self, reason):
+        """The run's note when this job stops before its last point."""
+        if self.stop_kind == "cancel":
+            return "job {} {}".format(self.job_id, reason)
+        return "agent stopped ({}); job {} resumes this run when the agent starts".format(reason, self.job_id)
+
+    def _close_earlier_run(self, outcome):
+        """Stopped or failed before measuring: the run of an earlier start of this job still closes."""
+        from edgebench.results import schema
+        from edgebench.results.store import ResultStore
 
         run_id = self.state.get("run_id")
         if not run_id:
-            if store is not None:
-                store.close()
             return
         status, reason = outcome
+        run_status = {spoolmod.COMPLETE: schema.RUN_COMPLETE, spoolmod.INTERRUPTED: schema.RUN_INTERRUPTED,
+                      spoolmod.CANCELLED: schema.RUN_INTERRUPTED}.get(status, schema.RUN_FAILED)
+        note = self._stop_note(reason) if status in (spoolmod.INTERRUPTED, spoolmod.CANCELLED) else reason
         try:
-            if store is None:  # stopped or failed before measuring: the run of an earlier start still closes
-                from edgebench.agent.store import ResultStore
-
-                store = ResultStore(self.agent.config.store_path)
-            if status == spoolmod.COMPLETE:
-                store.finish_run(run_id, schema.RUN_COMPLETE, "; ".join(self.notes) or None)
-            elif status == spoolmod.INTERRUPTED:
-                store.finish_run(run_id, schema.RUN_INTERRUPTED,
-                                 "agent stopped ({}); job {} resumes this run when the agent starts".format(
-                                     reason, self.job_id))
-            elif status == spoolmod.CANCELLED:
-                store.finish_run(run_id, schema.RUN_INTERRUPTED, "job {} {}".format(self.job_id, reason))
-            else:
-                store.finish_run(run_id, schema.RUN_FAILED, reason)
-            if status == spoolmod.COMPLETE:
-                store.export_all(self.agent.config.state_path)
+            with ResultStore(self.config.store_path) as store:
+                if store.run(run_id):
+                    store.finish_run(run_id, run_status, note)
         except Exception as exc:
             logger.warning("job %s: could not close run %s in the store: %s", self.job_id, run_id, exc)
-        finally:
-            if store is not None:
-                store.close()
 
     def _check_stop(self):
         if self.stop_reason:
-            raise JobAborted(self.stop_reason)
+            raise JobAborted(self.stop_reason, self._stop_note(self.stop_reason))
 
     def _prepare(self):
-        from edgebench.agent.sweep_cli import check_backend, prepare_models
+        from edgebench.sweep.preflight import check_backend, prepare_models
 
         self.phase = "checking the plan"
         plan = spoolmod.validate_plan(self.job.get("plan"))
         check_trusted_weights(plan.weights)
-        plan.cache_dir = self.agent.config.cache_path  # the agent builds in its own cache, whoever submitted
+        plan.cache_dir = self.config.cache_path  # the agent builds in its own cache, whoever submitted
         os.makedirs(plan.cache_dir, exist_ok=True)
         backend = check_backend(plan)
         self.save(backend=backend)
@@ -261,70 +244,47 @@ class JobRun(object):
         self._check_stop()
         return plan, backend, prepared
 
-    def _measure(self, store, plan, backend, prepared):
-        from edgebench.agent import schema
-        from edgebench.agent.runner import Sweep, collect_environment
-        from edgebench.agent.sweep_cli import check_comparable, clock_lock_for, clock_warning
-
-        environment = collect_environment(plan.root)
-        # The agent's store is the board's history: a changed environment is noted, not refused
-        # (every row carries its env_key, so analyses can still tell the runs apart).
-        for line in check_comparable(store, environment, force=True):
-            self._note("environment changed: " + line)
-        warning = clock_warning(environment, plan)
-        if warning:
-            self._note(warning)
-        keys = [schema.point_key(prepared[m].name, backend, p, b) for m, p, b in plan.points()]
-        run_id = self.state.get("run_id")
-        if run_id and store.run(run_id):
-            skip = store.point_keys(run_id)
-            store.reopen_run(run_id, "resumed by the agent (job {}, start {})".format(
-                self.job_id, self.state.get("attempts")))
-            logger.info("job %s: resuming run %s, %d of %d points already stored", self.job_id, run_id,
-                        len(skip & set(keys)), len(keys))
-        else:
-            plan_dict = plan.to_dict()
-            plan_dict["backend_resolved"] = backend
-            plan_dict["agent_job"] = self.job_id
-            run_id = store.create_run(plan_dict, environment)
-            skip = set()
-            self.save(run_id=run_id)
-            logger.info("job %s: run %s started, %d points", self.job_id, run_id, len(keys))
-        self.save(points_total=len(keys), points_done=len(skip & set(keys)))
+    def _measure(self, plan, backend, prepared):
+        from edgebench.results.store import ResultStore
+        from edgebench.sweep.session import SweepSession
 
         def say(msg):
             logger.info("job %s: %s", self.job_id, msg)
 
-        power = self.agent.power_for_job(plan)  # PowerSourceError fails the job with the source's next step
-        clock_lock = None
-        completed = False
-        try:
-            clock_lock = clock_lock_for(plan)
-            if clock_lock is not None:
-                clock_lock.lock()
-            if power is not None:
-                self.phase = "measuring idle power"
-                power.start(say)
-                self.agent.show_job_power(power)
-                self._check_stop()
+        def on_run(run_id, total, done):
+            if run_id != self.state.get("run_id"):
+                self.save(run_id=run_id)
+                logger.info("job %s: run %s started, %d points", self.job_id, run_id, total)
+            else:
+                logger.info("job %s: resuming run %s, %d of %d points already stored", self.job_id, run_id,
+                            done, total)
+            self.save(points_total=total, points_done=done)
+
+        def on_power_started(power):
+            self.power.show_job(power)
+            self._check_stop()
             self.phase = "measuring"
-            sweep = Sweep(plan, prepared, _GuardedStore(store, self), run_id, environment, backend, power=power)
-            self.sweep = sweep
-            sweep.run(on_start=self._on_start, on_point=self._on_point, skip=skip)
-            completed = True  # every point is stored: a stop from here on does not undo that
-        finally:
-            if power is not None:
-                if completed and not self.stop_reason:
+
+        with ResultStore(self.config.store_path) as store:
+            # The agent's store is the board's history: a changed environment is noted, not refused
+            # (every row carries its env_key, so analyses can still tell the runs apart).
+            session = SweepSession(
+                # A power source that cannot open fails the job (and its run) with the source's next step.
+                plan, backend, prepared, store, open_power=lambda: self.power.for_job(plan),
+                refuse_other_environment=False, say=say,
+                on_note=self._note, export_dir=self.config.state_path,
+                run_fields={"agent_job": self.job_id, "resume_note": "resumed by the agent (job {}, start {})".format(
+                    self.job_id, self.state.get("attempts"))})
+            self.session = session  # once it has begun a run, the session finishes it, however it ends
+            with session:
+                self.phase = "measuring idle power" if plan.power not in (None, "", "none") else "measuring"
+                session.measure(on_start=self._on_start, on_point=self._on_point,
+                                resume_run_id=self.state.get("run_id"), on_run=on_run,
+                                on_power_started=on_power_started, store_guard=lambda st: _GuardedStore(st, self))
+                if self.stop_reason:  # every point is stored; a stop from here on does not undo that
+                    session.final_idle = False
+                elif session.power is not None:
                     self.phase = "measuring idle power again"
-                warnings = power.finish(say, measure_idle=completed and not self.stop_reason)
-                try:
-                    store.set_run_power(run_id, power.metadata())
-                except Exception as exc:
-                    logger.warning("job %s: power metadata not stored: %s", self.job_id, exc)
-                for line in warnings:
-                    self._note(line)
-            if clock_lock is not None and clock_lock.locked:
-                clock_lock.restore()
         self.save(current_point=None)
         return spoolmod.COMPLETE, None
 
@@ -342,7 +302,7 @@ class JobRun(object):
         logger.info("job %s: point %d/%d %s", self.job_id, index + 1, total, key)
 
     def _on_point(self, row):
-        from edgebench.agent.status import result_summary
+        from edgebench.monitor.snapshot import result_summary
 
         key, index, started = self.current or (row.get("point_key"), None, time.monotonic())
         self.durations.append(time.monotonic() - started)

@@ -29,6 +29,7 @@ import os
 import shutil
 import time
 
+from edgebench._helpers import utc_now
 from edgebench.errors import UsageError
 
 STATES = ("incoming", "active", "done", "failed")
@@ -45,10 +46,6 @@ MAX_JOB_FILE_BYTES = 1 << 20
 _TMP_PREFIX = ".tmp-"
 _ADOPT_PREFIX = ".adopt-"
 STALE_TMP_S = 600.0
-
-
-def utc_now():
-    return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z"
 
 
 def new_job_id(now=None):
@@ -114,7 +111,7 @@ def plan_points(plan):
 
 def validate_plan(plan):
     """A plan dict -> validated SweepPlan; UsageError with one line if it cannot run."""
-    from edgebench.agent.plan import SweepPlan
+    from edgebench.sweep.plan import SweepPlan
 
     if not isinstance(plan, dict):
         raise UsageError("the job has no plan object")

@@ -22,7 +22,7 @@ environment (env_key), so nothing is fitted across environments here.
 
 from collections import OrderedDict
 
-from edgebench.agent.schema import STATUS_OK
+from edgebench.results.schema import STATUS_OK
 
 
 def derived_columns(rows):

@@ -21,14 +21,14 @@ import os
 import sqlite3
 from collections import OrderedDict
 
-from edgebench.agent.schema import (
+from edgebench.errors import UsageError
+from edgebench.results.schema import (
     MEASUREMENT_COLUMN_NAMES,
     MEASUREMENT_COLUMNS,
     RUN_COLUMN_NAMES,
     RUN_COLUMNS,
     SCHEMA_VERSION,
 )
-from edgebench.errors import UsageError
 
 RESULT_FILE_NAMES = ("results.db", "results.json", "results.csv")
 

@@ -7,8 +7,8 @@ from), net energy per image, and which memory figure to fit.
 import json
 from collections import OrderedDict
 
-from edgebench.agent.schema import STATUS_OK, point_key
 from edgebench.errors import UsageError
+from edgebench.results.schema import STATUS_OK, point_key
 
 SIMULATED_LABEL = "SIMULATED"
 NO_ENV_KEY = "(none)"

@@ -8,7 +8,6 @@ of failing the whole analysis.
 import math
 from collections import OrderedDict
 
-from edgebench.agent.schema import STATUS_OK, STATUS_OOM
 from edgebench.analysis import fits
 from edgebench.analysis.points import (
     BYTES_PER_PARAM,
@@ -28,6 +27,7 @@ from edgebench.analysis.points import (
     select,
 )
 from edgebench.errors import UsageError
+from edgebench.results.schema import STATUS_OK, STATUS_OOM
 
 # The seed paper's figures (Canziani, Paszke & Culurciello 2016, Jetson TX1), for comparison.
 PAPER = OrderedDict(

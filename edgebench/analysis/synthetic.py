@@ -1,7 +1,7 @@
 """Synthetic results files with known answers, for tests and demonstrations.
 
 :func:`write_results_files` writes rows in the three result formats of the store (results.db,
-results.csv, results.json) following the results contract in ``edgebench.agent.schema``; the
+results.csv, results.json) following the results contract in ``edgebench.results.schema``; the
 builders below make rows whose derived figures are known exactly (a memory knee, energies,
 accuracies). Everything here is labelled: the run's environment says ``synthetic`` and every power
 figure is ``simulated`` = 1 with a ``sim://`` source, so nothing made here passes for a measurement.
@@ -15,7 +15,7 @@ import sqlite3
 from collections import OrderedDict
 
 from edgebench import __version__
-from edgebench.agent.schema import (
+from edgebench.results.schema import (
     MEASUREMENT_COLUMN_NAMES,
     MEASUREMENT_COLUMNS,
     RUN_COLUMN_NAMES,

@@ -263,7 +263,7 @@ def _fill_deltas(results, prepared, backend_name, data, db_path):
 
 
 def _stored_fp32(db_path, prepared, backend_name, data):
-    from edgebench.agent.store import ResultStore
+    from edgebench.results.store import ResultStore
 
     store = ResultStore(db_path, create=False)
     try:
@@ -277,7 +277,7 @@ def _stored_fp32(db_path, prepared, backend_name, data):
 
 
 def _store(db_path, out_dir, prepared, backend_name, data, results):
-    from edgebench.agent.store import ResultStore
+    from edgebench.results.store import ResultStore
 
     os.makedirs(out_dir, exist_ok=True)
     store = ResultStore(db_path)

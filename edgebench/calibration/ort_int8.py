@@ -35,6 +35,7 @@ import time
 
 import numpy as np
 
+from edgebench._helpers import first_line
 from edgebench.calibration import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_CALIB_IMAGES, cache
 from edgebench.calibration.sources import open_calibration_source
 from edgebench.errors import EdgebenchError, UnsupportedPrecision, UsageError
@@ -69,11 +70,6 @@ INT8_KERNELS = frozenset(
 FLOAT_MAC_KERNELS = frozenset(("Conv", "ConvTranspose", "Gemm", "MatMul", "FusedConv", "FusedGemm", "FusedMatMul"))
 
 
-def _first_line(exc):
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
-
-
 def ort_version():
     import onnxruntime
 
@@ -89,7 +85,7 @@ def _import_quantization():
                 "onnxruntime's quantization tools need the 'six' package on this onnxruntime version: "
                 "pip install six"
             )
-        raise UnsupportedPrecision("onnxruntime.quantization cannot be imported: {}".format(_first_line(exc)))
+        raise UnsupportedPrecision("onnxruntime.quantization cannot be imported: {}".format(first_line(exc)))
     return quantization
 
 
@@ -338,8 +334,8 @@ def _preprocess_model(q, onnx_path, workdir, notes):
     try:
         pre(linked, out, skip_symbolic_shape=True)
     except Exception as exc:  # shape inference or the optimizer refusing a graph: quantize as is
-        LOG.warning("quantization pre-processing failed (%s); quantizing the model as exported", _first_line(exc))
-        notes.append("quant_pre_process failed ({}); quantized without it".format(_first_line(exc)))
+        LOG.warning("quantization pre-processing failed (%s); quantizing the model as exported", first_line(exc))
+        notes.append("quant_pre_process failed ({}); quantized without it".format(first_line(exc)))
         return linked
     return out
 
@@ -423,14 +419,14 @@ def _build(onnx_path, onnx_sha256, source, path, opts, node_macs):
                 hint = "; --calib-algorithm minmax may work"
             raise UnsupportedPrecision(
                 "onnxruntime {} cannot quantize {} to int8: {}: {}{}".format(
-                    ort_version(), os.path.basename(onnx_path), type(exc).__name__, _first_line(exc), hint
+                    ort_version(), os.path.basename(onnx_path), type(exc).__name__, first_line(exc), hint
                 )
             )
         try:
             report = int8_execution_report(out, node_macs)
         except Exception as exc:
             raise UnsupportedPrecision(
-                "the int8 model onnxruntime produced does not load: {}".format(_first_line(exc))
+                "the int8 model onnxruntime produced does not load: {}".format(first_line(exc))
             )
         if report["int8_kernels"] == 0:
             raise UnsupportedPrecision(

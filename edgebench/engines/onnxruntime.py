@@ -19,6 +19,7 @@ import os
 import tempfile
 
 from edgebench._files import atomic_write_bytes, atomic_write_json, read_json
+from edgebench._helpers import first_line
 from edgebench.engines.base import Backend, EngineInfo, Session, precision_verdict
 from edgebench.errors import EdgebenchError, UnsupportedPrecision
 from edgebench.platform.versions import distribution_version, importable
@@ -40,11 +41,6 @@ def _threads_default():
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def _first_line(exc):
-    text = str(exc).strip()
-    return text.splitlines()[0][:400] if text else type(exc).__name__
 
 
 class OnnxRuntimeBackend(Backend):
@@ -89,7 +85,7 @@ class OnnxRuntimeBackend(Backend):
         try:
             converted = float16.convert_float_to_float16(model, keep_io_types=True)
         except Exception as exc:  # the converter raises assorted errors on unusual graphs
-            raise UnsupportedPrecision("fp16 conversion failed: {}".format(_first_line(exc)))
+            raise UnsupportedPrecision("fp16 conversion failed: {}".format(first_line(exc)))
         atomic_write_bytes(path, converted.SerializeToString())
         return path
 
@@ -177,7 +173,7 @@ class OnnxRuntimeBackend(Backend):
         try:
             sess = ort.InferenceSession(model_path, self._session_options(spec, threads), providers=providers)
         except Exception as exc:  # onnxruntime's pybind exception types are not importable by name
-            text = _first_line(exc)
+            text = first_line(exc)
             if spec.precision != "fp32" and ("NOT_IMPLEMENTED" in text or "Could not find an implementation" in text):
                 raise UnsupportedPrecision("{} on {}: {}".format(spec.precision, providers[0], text))
             if "bad_alloc" in text or "Failed to allocate" in text:
@@ -264,8 +260,8 @@ class OrtSession(Session):
         try:
             rows = layer_profile.profile_ort_session(self.make_profiling_session, self._feed)
         except Exception as exc:  # a profile is a diagnostic: the timed point stays ok
-            LOG.warning("per-layer profile failed: %s", _first_line(exc))
-            return {"note": "; ".join(self.info.notes + ["per-layer profile failed: " + _first_line(exc)])}
+            LOG.warning("per-layer profile failed: %s", first_line(exc))
+            return {"note": "; ".join(self.info.notes + ["per-layer profile failed: " + first_line(exc)])}
         return {"layers_json": layer_profile.to_json(rows)}
 
     def close(self):

@@ -2,7 +2,7 @@
 
 Nothing here reads a sensor, a file or the clock: the same snapshot always gives the same screen,
 which is what the tests check with a fixed-size capture console. The snapshot's shape is documented
-in :mod:`edgebench.agent.status`; every part may be missing or null (an idle agent, an agent that
+in :mod:`edgebench.monitor.snapshot`; every part may be missing or null (an idle agent, an agent that
 is not running, the standalone monitor with sensors only).
 
 rich has no sparkline widget; :func:`sparkline` draws one with the eight block characters.

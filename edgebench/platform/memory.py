@@ -74,3 +74,40 @@ def read_process_memory(pid="self", root=None):
     """
     fields = parse_meminfo(sysfs.read_text(root, "/proc/{}/status".format(pid)))
     return {"rss_mb": _mb(fields.get("VmRSS")), "peak_rss_mb": _mb(fields.get("VmHWM"))}
+
+
+def system_used_mb(root=None):
+    """(MemTotal - MemAvailable, NvMapMemUsed) in MB, unrounded, from ``<root>/proc/meminfo``; Nones if absent.
+
+    The cheap reading :class:`PeakTracker` takes between a worker's timed iterations.
+    """
+    fields = parse_meminfo(sysfs.read_text(root, MEMINFO_PATH))
+    used = None
+    if "MemTotal" in fields and "MemAvailable" in fields:
+        used = (fields["MemTotal"] - fields["MemAvailable"]) / KB_PER_MB
+    nvmap = fields["NvMapMemUsed"] / KB_PER_MB if "NvMapMemUsed" in fields else None
+    return used, nvmap
+
+
+class PeakTracker(object):
+    """Keeps the peak of system used memory (and NvMapMemUsed on a Jetson) over explicit samples.
+
+    The worker samples between timed iterations, on its own thread (see sweep.worker.timed_loop): on
+    the small boards this runs on, a sampling thread would steal a core from the engine mid-inference.
+    Engines allocate their working memory in the first runs and keep it (ONNX Runtime's arena,
+    TensorRT's execution context), so readings between iterations see the loop's peak; the worker's
+    own peak (VmHWM) is exact anyway.
+    """
+
+    def __init__(self, root=None):
+        self.root = root
+        self.peak_mb = None
+        self.nvmap_peak_mb = None
+
+    def sample(self):
+        used, nvmap = system_used_mb(self.root)
+        if used is not None and (self.peak_mb is None or used > self.peak_mb):
+            self.peak_mb = used
+        if nvmap is not None and (self.nvmap_peak_mb is None or nvmap > self.nvmap_peak_mb):
+            self.nvmap_peak_mb = nvmap
+        return self.peak_mb

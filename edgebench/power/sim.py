@@ -6,7 +6,11 @@ default 0.1 s). Generating ``/proc/stat`` costs the kernel ~0.1 ms, so it is re-
 and the 1 kHz samples in between ramp linearly from the previous utilisation to the new one.
 Every label, JSON object and CSV row that carries these numbers says SIMULATED.
 
-URL: ``sim://?idle_w=1.3&active_w=13.1[&rate_hz=1000&window_s=0.1]``.
+``cpu=tree`` takes the utilisation of this process and its descendants instead (their CPU seconds
+over wall seconds x CPUs, from psutil): a sweep's own workers then drive the synthetic power and
+other load on the machine does not, which is what tests want on a shared machine.
+
+URL: ``sim://?idle_w=1.3&active_w=13.1[&rate_hz=1000&window_s=0.1&cpu=system|tree]``.
 """
 import collections
 import logging
@@ -46,6 +50,23 @@ def read_cpu_jiffies(path):
     return total - idle, total
 
 
+def read_tree_cpu_s():
+    """(busy CPU seconds of this process and its descendants, wall seconds x CPUs) for ``cpu=tree``."""
+    import os
+
+    import psutil
+
+    me = psutil.Process()
+    busy = 0.0
+    for proc in [me] + me.children(recursive=True):
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:  # ended meanwhile
+            continue
+        busy += times.user + times.system
+    return busy, time.monotonic() * (os.cpu_count() or 1)
+
+
 class SimSource(PowerSource):
     scheme = "sim"
     sampling = INSTANTANEOUS
@@ -59,6 +80,7 @@ class SimSource(PowerSource):
         self.active_w = params.number("active_w", DEFAULT_ACTIVE_W, minimum=0.0)
         self.rate_hz = params.number("rate_hz", DEFAULT_RATE_HZ, positive=True)
         self.window_s = params.number("window_s", 0.1, positive=True)
+        self.cpu = params.text("cpu", "system", choices=("system", "tree"))
         params.finish()
         if self.rate_hz > 100000:
             raise PowerSourceError("sim rate_hz={:g} is above 100 kHz".format(self.rate_hz))
@@ -70,8 +92,11 @@ class SimSource(PowerSource):
     def label(self):
         return "{} {}".format(SIMULATED_LABEL, self.url)
 
+    def _cpu_counters(self):
+        return read_tree_cpu_s() if self.cpu == "tree" else read_cpu_jiffies(self.stat_path)
+
     def open(self):
-        if read_cpu_jiffies(self.stat_path) is None:
+        if self.cpu == "system" and read_cpu_jiffies(self.stat_path) is None:
             raise PowerSourceError(
                 "sim:// reads CPU load from {}, which is missing or not a /proc/stat file".format(self.stat_path)
             )
@@ -86,7 +111,7 @@ class SimSource(PowerSource):
         return self
 
     def _utilisation(self, now):
-        jiffies = read_cpu_jiffies(self.stat_path)
+        jiffies = self._cpu_counters()
         history = self._history
         if jiffies is not None:
             history.append((now, jiffies[0], jiffies[1]))

@@ -11,7 +11,6 @@ import math
 import os
 from collections import OrderedDict
 
-from edgebench.agent.schema import STATUS_OK, STATUS_OOM
 from edgebench.analysis.fits import pareto_min_max
 from edgebench.analysis.points import (
     accuracy_of,
@@ -20,6 +19,7 @@ from edgebench.analysis.points import (
     net_energy_of,
     per_image_ms_of,
 )
+from edgebench.results.schema import STATUS_OK, STATUS_OOM
 
 INSTALL_HINT = "pip install 'edgebench[report]'"
 

@@ -1,65 +1,8 @@
-"""The agent's layered config and the TOML subset Python 3.6 reads without tomli."""
-import math
-
+"""The agent's layered config (TOML read by tomllib, or tomli before Python 3.11)."""
 import pytest
 
-from edgebench.agent import tomlmini
 from edgebench.agent.config import AgentConfig, load_config
 from edgebench.errors import UsageError
-
-SAMPLE = """
-# the agent's config
-state_dir = "/var/lib/edgebench"   # trailing comment
-socket = '/run/edgebench/agent.sock'
-max_attempts = 5
-poll_interval_s = 0.25
-sensor_interval_s = 1e1
-metrics_port = 9_464
-big = -17
-flag = true
-other = false
-escaped = "tab\\there \\"quoted\\" \\u00e9"
-list = [1, 2.5, "three", ['x']]
-empty = []
-"""
-
-
-def test_minimal_parser_reads_the_documented_subset():
-    data = tomlmini.loads(SAMPLE, parser="mini")
-    assert data == {
-        "state_dir": "/var/lib/edgebench", "socket": "/run/edgebench/agent.sock", "max_attempts": 5,
-        "poll_interval_s": 0.25, "sensor_interval_s": 10.0, "metrics_port": 9464, "big": -17, "flag": True,
-        "other": False, "escaped": 'tab\there "quoted" \u00e9', "list": [1, 2.5, "three", ["x"]], "empty": [],
-    }
-
-
-def test_minimal_parser_agrees_with_the_real_one_when_installed():
-    real = tomlmini._library()
-    if real is None:
-        pytest.skip("neither tomllib nor tomli is installed")
-    assert tomlmini.loads(SAMPLE, parser="mini") == real.loads(SAMPLE)
-
-
-@pytest.mark.parametrize("text, words", [
-    ("[agent]\nx = 1\n", "tables"),
-    ("x = 1\nx = 2\n", "set twice"),
-    ("x = hello\n", "need quotes"),
-    ("x = \"open\n", "unterminated"),
-    ("x = 1 2\n", "after the value"),
-    ("x = [1, 2\n", "one line"),
-    ("a.b = 1\n", "key = value"),
-    ("x = '''a'''\n", "multi-line"),
-    ("x = \"\\q\"\n", "escape"),
-])
-def test_minimal_parser_names_the_line_and_the_problem(text, words):
-    with pytest.raises(tomlmini.TomlError) as info:
-        tomlmini.loads(text, parser="mini")
-    assert words in str(info.value) and "line" in str(info.value)
-
-
-def test_minimal_parser_reads_special_floats():
-    data = tomlmini.loads("a = inf\nb = -inf\nc = nan\n", parser="mini")
-    assert data["a"] == math.inf and data["b"] == -math.inf and math.isnan(data["c"])
 
 
 def _write(path, text):
@@ -131,3 +74,33 @@ def test_state_dir_from_environment(monkeypatch, tmp_path):
 def test_defaults_without_any_layer():
     config = AgentConfig()
     assert config.state_dir == "/var/lib/edgebench" and config.max_attempts == 3 and config.metrics_port == 0
+
+
+SAMPLE = """
+# the agent's config
+state_dir = "/var/lib/edgebench"   # trailing comment
+socket = '/run/edgebench/agent.sock'
+max_attempts = 5
+poll_interval_s = 0.25
+sensor_interval_s = 1e1
+metrics_port = 9_464
+"""
+
+
+def test_a_config_file_is_read_as_toml(tmp_path):
+    config = load_config({}, _write(tmp_path / "agent.toml", SAMPLE), system_config=str(tmp_path / "none.toml"))
+    assert (config.socket, config.max_attempts, config.sensor_interval_s, config.metrics_port) == (
+        "/run/edgebench/agent.sock", 5, 10.0, 9464)
+
+
+@pytest.mark.parametrize("text", ["x = hello\n", "x = 1\nx = 2\n", "x = \"open\n"])
+def test_a_file_that_is_not_toml_is_a_usage_error_naming_the_file_and_line(tmp_path, text):
+    path = _write(tmp_path / "agent.toml", text)
+    with pytest.raises(UsageError) as info:
+        load_config({}, path, system_config=str(tmp_path / "none.toml"))
+    assert path in str(info.value) and "line" in str(info.value)
+
+
+def test_tables_are_refused_with_the_way_out(tmp_path):
+    with pytest.raises(UsageError, match="keep the agent config flat"):
+        load_config({}, _write(tmp_path / "agent.toml", "[agent]\nx = 1\n"), system_config=str(tmp_path / "n"))

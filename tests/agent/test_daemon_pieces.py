@@ -8,8 +8,8 @@ import pytest
 from edgebench.agent.job import check_trusted_weights, child_pids, is_worker
 from edgebench.agent.spool import Spool
 from edgebench.agent.status import offline_snapshot
-from edgebench.agent.store import ResultStore
 from edgebench.errors import UsageError
+from edgebench.results.store import ResultStore
 
 
 def test_weights_must_be_controlled_by_the_agent_or_root(tmp_path):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from cli_helpers import ROOT, edgebench
+from cli_helpers import edgebench
 
 from edgebench.agent.service import PACKAGE_SYSUSERS, PACKAGE_UNIT, package_text, render_unit
 
@@ -27,14 +27,6 @@ def fake_systemd(tmp_path):
 
 def _calls(log):
     return log.read_text().splitlines() if log.exists() else []
-
-
-def test_repository_unit_and_packaged_unit_are_the_same():
-    for packaged, repo in ((PACKAGE_UNIT, "systemd/edgebench-agent.service"),
-                           (PACKAGE_SYSUSERS, "systemd/edgebench.sysusers")):
-        with open(os.path.join(ROOT, repo), encoding="utf-8") as fh:
-            assert fh.read() == package_text(packaged), "{} and edgebench/{} differ: copy one over the other".format(
-                repo, packaged)
 
 
 def test_every_setting_in_the_service_section_is_explained():

@@ -5,9 +5,9 @@ import sqlite3
 
 import pytest
 
-from edgebench.agent.schema import MEASUREMENT_COLUMN_NAMES, SCHEMA_VERSION
 from edgebench.analysis import load_results, synthetic
 from edgebench.errors import UsageError
+from edgebench.results.schema import MEASUREMENT_COLUMN_NAMES, SCHEMA_VERSION
 
 
 def _points():
@@ -125,14 +125,15 @@ def test_sqlite_file_is_not_modified_by_loading(tmp_path):
 
 
 def test_files_written_by_the_store_load_identically(tmp_path):
-    from edgebench.agent.store import ResultStore
+    from edgebench.results.export import export_run
+    from edgebench.results.store import ResultStore
 
     with ResultStore(str(tmp_path / "results.db")) as store:
         run_id = store.create_run({"models": ["tinynet"]}, {"host": "test", "board": None})
         for point in _points():
             store.add_point(run_id, point)
         store.finish_run(run_id, "complete")
-        store.export_all(str(tmp_path))
+        export_run(store, str(tmp_path), run_id)
     loaded = [load_results(str(tmp_path / name)) for name in ("results.db", "results.csv", "results.json")]
     assert loaded[0].measurements == loaded[1].measurements == loaded[2].measurements
     assert (

@@ -44,7 +44,7 @@ def test_accuracy_reports_fp32_and_int8_with_the_delta(user_model, cache_dir, tm
 
 
 def test_accuracy_rows_are_stored(user_model, cache_dir, tmp_path, capsys):
-    from edgebench.agent.store import ResultStore
+    from edgebench.results.store import ResultStore
 
     out = str(tmp_path / "res")
     main(["accuracy", "--model", user_model["model"], "--data", user_model["data"], "--backend",

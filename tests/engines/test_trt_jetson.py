@@ -98,7 +98,7 @@ def test_int8_is_unsupported_or_calibrated(tiny_onnx, cache_dir):
 
 
 def test_through_the_worker(tiny_onnx, cache_dir):
-    from edgebench.agent.runner import run_worker
+    from edgebench.sweep.runner import run_worker
 
     job = {"engine": _spec(tiny_onnx, cache_dir).to_dict(), "backend": "tensorrt", "warmup_s": 0.1,
            "iterations": 20, "duration_s": 0.2, "max_duration_s": 30.0, "memory_limit_mb": None, "root": None}

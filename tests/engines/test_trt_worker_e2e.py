@@ -6,9 +6,9 @@ import json
 import pytest
 import trt_fakes
 
-from edgebench.agent.runner import run_worker
 from edgebench.engines.base import EngineSpec
 from edgebench.models.prepare import sha256_file
+from edgebench.sweep.runner import run_worker
 
 
 def _job(onnx_path, cache_dir, precision="fp32", batch=2, **options):

@@ -15,6 +15,7 @@ def zoo_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("zoo-cache"))
 
 
+@pytest.mark.slow  # exports a large network each (vgg16: ~20 s)
 @pytest.mark.parametrize(
     "name, params, gmacs",
     [
@@ -30,6 +31,7 @@ def test_counted_figures_match_the_published_ones(zoo_cache, name, params, gmacs
     assert prepared.macs / 1e9 == pytest.approx(gmacs, abs=0.0015)
 
 
+@pytest.mark.slow  # an export each (5-10 s)
 @pytest.mark.parametrize(
     "name",
     ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "shufflenet_v2_x1_0", "squeezenet1_1",

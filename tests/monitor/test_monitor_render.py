@@ -4,8 +4,8 @@ import copy
 import monitor_snapshots as snaps
 import pytest
 
-from edgebench.agent.status import empty_snapshot
 from edgebench.monitor.render import bar, fmt_duration, render, sparkline
+from edgebench.monitor.snapshot import empty_snapshot
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@ import os
 
 from platform_trees import meminfo
 
-from edgebench.platform.memory import MEMINFO_KEYS, read_meminfo, read_process_memory
+from edgebench.platform.memory import MEMINFO_KEYS, PeakTracker, read_meminfo, read_process_memory
 
 
 def test_used_is_total_minus_available(make_board):
@@ -37,3 +37,18 @@ def test_process_memory_of_this_process_is_positive():
         return
     memory = read_process_memory()
     assert memory["rss_mb"] > 0 and memory["peak_rss_mb"] >= memory["rss_mb"]
+
+
+def test_peak_tracker_keeps_the_highest_used_and_nvmap_reading(make_board):
+    root = make_board(meminfo(total_kb=8192000, available_kb=2048000, nvmap_used_kb=10240))
+    tracker = PeakTracker(root)
+    tracker.sample()
+    with open(os.path.join(root, "proc", "meminfo"), "w") as fh:
+        fh.write(meminfo(total_kb=8192000, available_kb=4096000, nvmap_used_kb=5120)["/proc/meminfo"])
+    tracker.sample()
+    assert (tracker.peak_mb, tracker.nvmap_peak_mb) == (6000.0, 10.0)
+
+
+def test_peak_tracker_without_meminfo_has_no_peak(make_board):
+    tracker = PeakTracker(make_board({}))
+    assert tracker.sample() is None and tracker.nvmap_peak_mb is None

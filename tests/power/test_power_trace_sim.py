@@ -100,3 +100,26 @@ def test_sim_without_proc_stat_says_what_is_missing(tmp_path):
 
     with pytest.raises(PowerSourceError, match="proc/stat"):
         open_source("sim://", root=str(tmp_path))
+
+
+def test_sim_tree_power_rises_with_the_cpu_of_this_process_tree(opened):
+    import subprocess
+    import sys
+
+    src = opened("sim://?idle_w=1&active_w=11&window_s=0.3&cpu=tree")
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        peak = 1.0
+        for _ in range(40):
+            block = src.read_block(0.02)
+            if len(block):
+                peak = max(peak, float(block.power_w.max()))
+    finally:
+        child.kill()
+        child.wait()
+    assert peak > 1.0  # the busy child, not the rest of the machine, raised the synthetic power
+
+
+def test_sim_tree_does_not_need_proc_stat_under_the_root(tmp_path, opened):
+    src = opened("sim://?cpu=tree", root=str(tmp_path))  # no <root>/proc/stat at all
+    assert src.simulated

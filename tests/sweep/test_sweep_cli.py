@@ -51,7 +51,7 @@ def test_fp16_points_say_what_precision_really_ran(tiny_onnx, cache_dir, tmp_pat
 
 
 def test_tight_memory_limit_records_large_batches_as_oom_in_the_same_run(tmp_path, cache_dir):
-    from agent.test_runner import _vm_peak_mb
+    from sweep.test_runner import _vm_peak_mb
 
     path = onnx_models.conv_net(tmp_path / "big.onnx", channels=64, size=224)
     limit = _vm_peak_mb(path) + 250
@@ -107,8 +107,8 @@ def test_report_flag_writes_the_report_of_the_run(tiny_onnx, cache_dir, tmp_path
 
 
 def test_table_names_the_memory_knee_when_one_is_found():
-    from edgebench.agent import schema
     from edgebench.report.table import summary_table
+    from edgebench.results import schema
 
     rows = [schema.empty_point(point_key="m/ort/fp32/%d" % b, model="m", model_source="onnx", backend="ort",
                                precision="fp32", batch_size=b, status="ok", peak_rss_mb=300.0 + 12 * max(0, b - 8),

@@ -1,4 +1,4 @@
-from edgebench.agent.worker import timed_loop, warm_up
+from edgebench.sweep.worker import timed_loop, warm_up
 
 
 class FakeClock(object):

@@ -1,12 +1,10 @@
-import csv
-import json
 import sqlite3
 
 import pytest
 
-from edgebench.agent import schema
-from edgebench.agent.store import ResultStore
 from edgebench.errors import StoreError
+from edgebench.results import schema
+from edgebench.results.store import ResultStore
 
 
 def _row(**kw):
@@ -23,25 +21,6 @@ def test_point_is_visible_to_another_connection_at_once(tmp_path):
     store.add_point(run_id, _row())
     other = sqlite3.connect(path)
     assert other.execute("SELECT count(*) FROM measurements").fetchone()[0] == 1
-
-
-def test_csv_header_equals_the_database_columns(tmp_path):
-    store = ResultStore(str(tmp_path / "results.db"))
-    store.add_point(store.create_run({}, {}), _row())
-    store.export_csv(str(tmp_path / "results.csv"))
-    db_cols = [r[1] for r in store.conn.execute("PRAGMA table_info(measurements)")]
-    with open(str(tmp_path / "results.csv")) as fh:
-        assert next(csv.reader(fh)) == db_cols
-
-
-def test_json_export_has_the_same_rows_and_nulls(tmp_path):
-    store = ResultStore(str(tmp_path / "results.db"))
-    store.add_point(store.create_run({}, {}), _row(latency_cv=float("nan")))
-    store.export_json(str(tmp_path / "results.json"))
-    doc = json.loads((tmp_path / "results.json").read_text())
-    assert doc["schema_version"] == schema.SCHEMA_VERSION
-    assert doc["measurements"][0]["latency_cv"] is None
-    assert set(doc["measurements"][0]) == set(schema.MEASUREMENT_COLUMN_NAMES)
 
 
 def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path):
@@ -122,13 +101,3 @@ def test_a_store_missing_newer_nullable_columns_gains_them_on_open(tmp_path):
     store = ResultStore(path)
     store.add_point(store.create_run({}, {}), _row(per_image_ms=2.0))
     assert store.measurements()[0]["per_image_ms"] == 2.0
-
-
-def test_exports_are_readable_by_other_users(tmp_path):
-    import os
-
-    store = ResultStore(str(tmp_path / "results.db"))
-    store.add_point(store.create_run({}, {}), _row())
-    store.export_all(str(tmp_path))
-    for name in ("results.csv", "results.json"):
-        assert os.stat(str(tmp_path / name)).st_mode & 0o777 == 0o644

@@ -1,6 +1,6 @@
 import pytest
 
-from edgebench.agent.stats import latency_stats
+from edgebench.sweep.stats import latency_stats
 
 
 def test_figures_of_a_known_sample():

@@ -5,25 +5,19 @@ moment it is measured, so a crash, Ctrl-C or power loss loses at most the point 
 schema version lives in ``PRAGMA user_version``; migrations are functions below, applied in order.
 
 Opening refuses files that are not SQLite, SQLite files that are not edgebench stores, and stores
-written by a newer edgebench - never touching them. Exports (CSV, JSON) are written to a temporary
-file and renamed, so an interrupted export leaves the previous file intact.
+written by a newer edgebench - never touching them. Exports (CSV, JSON) live in
+:mod:`edgebench.results.export`, which reads through this store; the store never imports it.
 """
-import csv
-import datetime
 import json
 import os
 import sqlite3
 
 from edgebench import __version__
-from edgebench._files import atomic_write
-from edgebench.agent import schema
+from edgebench._helpers import utc_now
 from edgebench.errors import StoreError
+from edgebench.results import schema
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-def utc_now():
-    return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z"
 
 
 def _create_table_sql(table, columns):
@@ -246,42 +240,3 @@ class ResultStore(object):
             args.append(onnx_sha256)
         row = self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
         return dict(row) if row else None
-
-    # ------------------------------------------------------------------ exports
-
-    def export_csv(self, path):
-        rows = self.measurements()
-        atomic_write(path, lambda fh: _write_csv(fh, rows), mode="w", newline="", encoding="utf-8")
-
-    def export_json(self, path):
-        doc = {
-            "schema_version": self.schema_version,
-            "edgebench_version": __version__,
-            "runs": self.runs(),
-            "measurements": self.measurements(),
-            "accuracy": self.accuracy(),
-        }
-        atomic_write(path, lambda fh: json.dump(_json_safe(doc), fh, indent=1, allow_nan=False), mode="w",
-                     encoding="utf-8")
-
-    def export_all(self, directory):
-        """Write ``results.csv`` and ``results.json`` next to the database in ``directory``."""
-        self.export_csv(os.path.join(directory, "results.csv"))
-        self.export_json(os.path.join(directory, "results.json"))
-
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return dict((k, _json_safe(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    return value
-
-
-def _write_csv(fh, rows):
-    writer = csv.writer(fh)
-    writer.writerow(schema.MEASUREMENT_COLUMN_NAMES)
-    for row in rows:
-        writer.writerow(["" if row.get(n) is None else row.get(n) for n in schema.MEASUREMENT_COLUMN_NAMES])

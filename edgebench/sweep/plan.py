@@ -5,6 +5,8 @@ is touched, and it round-trips through JSON (the agent's job files are plans).
 """
 import os
 import re
+from dataclasses import MISSING, dataclass, field, fields
+from typing import List, Optional
 
 from edgebench.engines.base import PRECISIONS
 from edgebench.errors import UsageError
@@ -74,73 +76,48 @@ def parse_precisions(values):
     return out
 
 
+@dataclass
 class SweepPlan(object):
-    """A validated sweep. All fields are JSON types."""
+    """A sweep: what to measure and how. Every field is a JSON type; the defaults here are the only ones
+    (the ``sweep``/``submit`` flags and plan files take theirs from :func:`default`)."""
 
-    FIELDS = (
-        "models",
-        "weights",
-        "backend",
-        "precisions",
-        "batch_sizes",
-        "iterations",
-        "duration_s",
-        "max_duration_s",
-        "warmup_s",
-        "memory_limit_mb",
-        "threads",
-        "providers",
-        "point_timeout_s",
-        "power",
-        "idle_s",
-        "root",
-        "cache_dir",
-        "calib_data",
-        "calib_images",
-        "calib_algorithm",
-        "lock_clocks",
-        "no_transfers",
-        "layers",
-        "shared_profile",
-        "workspace_mb",
-    )
-    DEFAULTS = {
-        "weights": None,
-        "backend": "auto",
-        "precisions": ["fp32"],
-        "batch_sizes": list(DEFAULT_BATCHES),
-        "iterations": 10,
-        "duration_s": 3.0,
-        "max_duration_s": 60.0,
-        "warmup_s": 0.2,
-        "memory_limit_mb": None,
-        "threads": None,
-        "providers": None,
-        "point_timeout_s": 1800.0,
-        "power": "none",
-        "idle_s": 10.0,
-        "root": None,
-        "cache_dir": None,
-        "calib_data": None,
-        "calib_images": 500,
-        "calib_algorithm": "minmax",
-        "lock_clocks": False,
-        "no_transfers": False,
-        "layers": False,
-        "shared_profile": False,
-        "workspace_mb": None,
-    }
+    models: List[str] = field(default_factory=list)
+    weights: Optional[str] = None
+    backend: str = "auto"
+    precisions: List[str] = field(default_factory=lambda: ["fp32"])
+    batch_sizes: List[int] = field(default_factory=lambda: list(DEFAULT_BATCHES))
+    iterations: int = 10
+    duration_s: float = 3.0
+    max_duration_s: Optional[float] = 60.0
+    warmup_s: float = 0.2
+    memory_limit_mb: Optional[int] = None
+    threads: Optional[int] = None
+    providers: Optional[List[str]] = None
+    point_timeout_s: float = 1800.0
+    power: str = "none"
+    idle_s: float = 10.0
+    root: Optional[str] = None
+    cache_dir: Optional[str] = None
+    calib_data: Optional[str] = None
+    calib_images: int = 500
+    calib_algorithm: str = "minmax"
+    lock_clocks: bool = False
+    # TensorRT engine options (the ONNX Runtime backend refuses the ones that do not apply to it)
+    no_transfers: bool = False
+    layers: bool = False
+    shared_profile: bool = False
+    workspace_mb: Optional[int] = None
+    tf32: bool = True
+    int8_fp16_fallback: bool = True
+    trt_calib_algorithm: Optional[str] = None  # None: entropy2, TensorRT's recommended calibrator
+    cuda_api: Optional[str] = None  # None: pycuda where importable, else cuda-python
 
-    def __init__(self, **kwargs):
-        unknown = set(kwargs) - set(self.FIELDS)
-        if unknown:
-            raise UsageError("unknown plan fields: {}".format(", ".join(sorted(unknown))))
-        for name in self.FIELDS:
-            default = self.DEFAULTS.get(name)
-            value = kwargs.get(name, default)
-            if value is None and name in self.DEFAULTS:
-                value = default
-            setattr(self, name, list(value) if isinstance(value, (list, tuple)) else value)
+    def __post_init__(self):
+        for f in fields(self):  # a None from JSON or a flag left unset means "the default"
+            value = getattr(self, f.name)
+            if value is None:
+                value = default(f.name)
+            setattr(self, f.name, list(value) if isinstance(value, (list, tuple)) else value)
 
     def validate(self):
         """Raise UsageError with one clear line if the plan cannot run; return self."""
@@ -160,6 +137,7 @@ class SweepPlan(object):
         self.batch_sizes = sorted(set(batches))
         if not isinstance(self.power, str) or not self.power:
             raise UsageError("--power must be a power source URL (auto, none, ina3221, serial://..., sim://...)")
+        check_power_url(self.power)
         for name in ("duration_s", "warmup_s", "idle_s"):
             if not _non_negative(getattr(self, name)):
                 raise UsageError("{} must be zero or positive".format(name))
@@ -189,6 +167,16 @@ class SweepPlan(object):
             )
         if not isinstance(self.calib_images, int) or isinstance(self.calib_images, bool) or self.calib_images < 1:
             raise UsageError("--calib-images must be at least 1")
+        for name in ("lock_clocks", "no_transfers", "layers", "shared_profile", "tf32", "int8_fp16_fallback"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError("{} must be true or false".format(name))
+        from edgebench.calibration.trt_calibrator import TRT_ALGORITHMS
+        from edgebench.engines.cuda_api import CHOICES as CUDA_APIS
+
+        if self.cuda_api is not None and self.cuda_api not in CUDA_APIS:
+            raise UsageError("--cuda-api must be one of {}".format(", ".join(CUDA_APIS)))
+        if self.trt_calib_algorithm is not None and self.trt_calib_algorithm not in TRT_ALGORITHMS:
+            raise UsageError("--trt-calib-algorithm must be one of {}".format(", ".join(TRT_ALGORITHMS)))
         if self.weights and len(self.models) != 1:
             raise UsageError("--weights applies to exactly one model; pass a single --models NAME")
         if self.weights and not os.path.isfile(self.weights):
@@ -200,13 +188,37 @@ class SweepPlan(object):
         return [(m, p, b) for m in self.models for p in self.precisions for b in self.batch_sizes]
 
     def to_dict(self):
-        return dict((name, getattr(self, name)) for name in self.FIELDS)
+        return dict((f.name, getattr(self, f.name)) for f in fields(self))
 
     @classmethod
     def from_dict(cls, data):
         if not isinstance(data, dict):
             raise UsageError("a sweep plan must be a JSON object")
+        unknown = set(data) - set(FIELD_NAMES)
+        if unknown:
+            raise UsageError("unknown plan fields: {}".format(", ".join(sorted(unknown))))
         return cls(**data).validate()
+
+
+FIELD_NAMES = tuple(f.name for f in fields(SweepPlan))
+
+
+def default(name):
+    """The default of plan field ``name`` (None when it has none)."""
+    for f in fields(SweepPlan):
+        if f.name == name:
+            if f.default_factory is not MISSING:
+                return f.default_factory()
+            return None if f.default is MISSING else f.default
+    raise KeyError(name)
+
+
+def check_power_url(url):
+    """Reject a malformed power URL (PowerSourceError, exit 2) without opening the source."""
+    if url and url != "none":
+        from edgebench.power.url import parse_url
+
+        parse_url(url)
 
 
 def _non_negative(value):

@@ -1,6 +1,6 @@
 import os
 
-from edgebench.agent.runner import thermal_columns
+from edgebench.sweep.runner import thermal_columns
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 

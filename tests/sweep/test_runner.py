@@ -7,9 +7,9 @@ import sys
 import onnx_models
 import pytest
 
-from edgebench.agent.runner import classify_death, run_worker
 from edgebench.engines.base import EngineSpec
 from edgebench.models.prepare import sha256_file
+from edgebench.sweep.runner import classify_death, run_worker
 
 
 def _job(path, cache_dir, batch=1, precision="fp32", **kw):
@@ -97,3 +97,26 @@ def test_abort_after_bad_alloc_is_classified_as_oom():
 def test_exit_without_result_keeps_the_last_output():
     status, error = classify_death(1, "Traceback ...\nValueError: boom", None)
     assert status == "crashed" and "ValueError: boom" in error
+
+
+def test_a_result_key_the_schema_does_not_know_is_an_error_not_dropped():
+    from edgebench.sweep.protocol import ProtocolError, WorkerResult
+
+    with pytest.raises(ProtocolError, match="schema does not know: gpu_temperature_c"):
+        WorkerResult.from_dict({"status": "ok", "per_image_ms": 1.0, "gpu_temperature_c": 40.0})
+
+
+def test_a_result_splits_into_columns_and_the_power_window():
+    from edgebench.sweep.protocol import WorkerResult
+
+    result = WorkerResult.from_dict({"status": "ok", "per_image_ms": 1.0, "window_start_s": 2.0,
+                                     "window_end_s": 3.0, "images": 8})
+    assert result.columns == {"status": "ok", "per_image_ms": 1.0} and result.window == (2.0, 3.0, 8)
+
+
+def test_a_job_with_an_unknown_key_is_refused():
+    from edgebench.sweep.protocol import ProtocolError, WorkerJob
+
+    with pytest.raises(ProtocolError, match="unknown worker job keys: colour"):
+        WorkerJob.from_json('{"engine": {}, "backend": "onnxruntime", "iterations": 1, "duration_s": 0, '
+                            '"colour": "red"}')

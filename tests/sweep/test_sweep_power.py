@@ -3,18 +3,24 @@ import csv
 import json
 import sqlite3
 
+import onnx_models
 import pytest
 from cli_helpers import edgebench, edgebench_json
 
 FAST = ("--duration", "0.4", "--iterations", "3", "--warmup-ms", "0")
 SIM = "sim://?idle_w=1.3&active_w=13.1"
+# cpu=tree: the sweep's own workers drive the synthetic power, so how busy the machine is does not
+SIM_OWN_LOAD = SIM + "&cpu=tree"
 
 
-@pytest.fixture
-def sim_run(tiny_onnx, cache_dir, tmp_path):
-    out = tmp_path / "r"
-    doc = edgebench_json("sweep", "--model", tiny_onnx, "--batches", "1,4", "--power", SIM, "--idle-seconds", "0.5",
-                         "--json", "--out", out, *FAST)
+@pytest.fixture(scope="module")
+def sim_run(tmp_path_factory):
+    """One sweep with simulated power, shared by the tests that only read it."""
+    base = tmp_path_factory.mktemp("sim_run")
+    out = base / "r"
+    doc = edgebench_json("sweep", "--model", onnx_models.conv_net(base / "tiny.onnx"), "--batches", "1,4",
+                         "--power", SIM_OWN_LOAD, "--idle-seconds", "0.5", "--json", "--out", out, *FAST,
+                         env={"EDGEBENCH_CACHE_DIR": str(base / "cache")})
     return out, doc["measurements"]
 
 

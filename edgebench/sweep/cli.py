@@ -15,7 +15,7 @@ from edgebench.errors import UsageError
 
 
 def batches_arg(text):
-    from edgebench.agent.plan import parse_batches
+    from edgebench.sweep.plan import parse_batches
 
     try:
         return parse_batches(text)
@@ -24,8 +24,11 @@ def batches_arg(text):
 
 
 def add_plan_arguments(parser):
-    """The sweep flags; ``edgebench submit`` (the agent's client) reuses them."""
+    """The sweep flags; ``edgebench submit`` (the agent's client) reuses them. Defaults come from the plan."""
+    from edgebench.calibration.trt_calibrator import TRT_ALGORITHMS
     from edgebench.engines import CHOICES
+    from edgebench.engines.cuda_api import CHOICES as CUDA_APIS
+    from edgebench.sweep.plan import default
 
     models = parser.add_argument_group("what to measure")
     models.add_argument("--models", action="append", metavar="NAME[,NAME...]",
@@ -43,34 +46,38 @@ def add_plan_arguments(parser):
     calib.add_argument("--calib-data", metavar="DIR|FILE|digits|synthetic",
                        help="calibration data for int8: a folder of images, preprocessed .npy/.npz, the bundled "
                        "'digits', or 'synthetic' (timing only)")
-    calib.add_argument("--calib-images", type=positive_int, default=500, metavar="N",
-                       help="calibration images to use (default 500)")
-    calib.add_argument("--calib-algorithm", default="minmax", choices=("minmax", "entropy", "percentile"),
-                       help="ONNX Runtime calibration method (default minmax; TensorRT uses entropy 2)")
+    calib.add_argument("--calib-images", type=positive_int, default=default("calib_images"), metavar="N",
+                       help="calibration images to use (default %(default)s)")
+    calib.add_argument("--calib-algorithm", default=default("calib_algorithm"),
+                       choices=("minmax", "entropy", "percentile"),
+                       help="ONNX Runtime calibration method (default %(default)s)")
+    calib.add_argument("--trt-calib-algorithm", choices=tuple(TRT_ALGORITHMS),
+                       help="TensorRT calibrator (default entropy2, TensorRT's recommended one)")
     timing = parser.add_argument_group("timing")
-    timing.add_argument("--iterations", type=positive_int, default=10,
-                        help="minimum timed iterations per point (default 10)")
-    timing.add_argument("--duration", type=non_negative_float, default=3.0, metavar="SECONDS",
-                        help="minimum timed seconds per point (default 3); both minimums must be met")
-    timing.add_argument("--max-duration", type=positive_float, default=60.0, metavar="SECONDS",
+    timing.add_argument("--iterations", type=positive_int, default=default("iterations"),
+                        help="minimum timed iterations per point (default %(default)s)")
+    timing.add_argument("--duration", type=non_negative_float, default=default("duration_s"), metavar="SECONDS",
+                        help="minimum timed seconds per point (default %(default)g); both minimums must be met")
+    timing.add_argument("--max-duration", type=positive_float, default=default("max_duration_s"), metavar="SECONDS",
                         help="stop a point's timed loop after this long even if --iterations is not reached "
-                        "(default 60)")
-    timing.add_argument("--warmup-ms", type=non_negative_float, default=200.0, metavar="MS",
-                        help="warm-up time before timing, at least one iteration (default 200)")
+                        "(default %(default)g)")
+    timing.add_argument("--warmup-ms", type=non_negative_float, default=default("warmup_s") * 1000.0, metavar="MS",
+                        help="warm-up time before timing, at least one iteration (default %(default)g)")
     timing.add_argument("--threads", type=positive_int, help="engine intra-op threads (CPU; default: all CPUs)")
     timing.add_argument("--no-transfers", action="store_true",
                         help="TensorRT: time GPU compute only, without host<->device copies "
                         "(like trtexec --noDataTransfers)")
     timing.add_argument("--layers", action="store_true",
                         help="per-layer profile of each point in a separate run after the timed loop (layers_json)")
-    timing.add_argument("--point-timeout", type=positive_float, default=1800.0, metavar="SECONDS",
-                        help="kill a worker that gives no result within this time (default 1800)")
+    timing.add_argument("--point-timeout", type=positive_float, default=default("point_timeout_s"), metavar="SECONDS",
+                        help="kill a worker that gives no result within this time (default %(default)g)")
     power = parser.add_argument_group("power")
-    power.add_argument("--power", default="none", metavar="URL",
+    power.add_argument("--power", default=default("power"), metavar="URL",
                        help="power source: none (default), auto, ina3221[:RAIL], tegrastats, rapl, nvml, "
                        "serial://PORT?protocol=csv|scpi|ppk2|powersensor3, trace://FILE.csv, sim://?idle_w=&active_w=")
-    power.add_argument("--idle-seconds", type=non_negative_float, default=10.0, metavar="S",
-                       help="idle power measured before the sweep (nothing loaded) and again after it (default 10)")
+    power.add_argument("--idle-seconds", type=non_negative_float, default=default("idle_s"), metavar="S",
+                       help="idle power measured before the sweep (nothing loaded) and again after it "
+                       "(default %(default)g)")
     res = parser.add_argument_group("resources")
     res.add_argument("--memory-limit-mb", type=positive_int, metavar="MB",
                      help="address-space limit for each worker; points that exceed it are stored as oom")
@@ -78,6 +85,12 @@ def add_plan_arguments(parser):
                      help="TensorRT: one engine with a 1..max-batch profile instead of one engine per batch")
     res.add_argument("--workspace-mb", type=positive_int, metavar="MB",
                      help="TensorRT builder workspace limit (default 1024)")
+    res.add_argument("--no-tf32", dest="tf32", action="store_false",
+                     help="TensorRT: forbid TF32 for fp32 layers (Ampere and newer use it by default)")
+    res.add_argument("--no-int8-fp16-fallback", dest="int8_fp16_fallback", action="store_false",
+                     help="TensorRT int8: let layers without an int8 kernel fall back to fp32 only, not fp16")
+    res.add_argument("--cuda-api", choices=CUDA_APIS,
+                     help="TensorRT: the CUDA binding for buffers and events (default: pycuda, else cuda-python)")
     res.add_argument("--lock-clocks", action="store_true",
                      help="on a Jetson, pin clocks with jetson_clocks for the sweep and restore them after")
     res.add_argument("--cache-dir", metavar="DIR",
@@ -106,8 +119,8 @@ def register(subparsers):
 
 
 def plan_from_args(args):
-    from edgebench.agent.plan import SweepPlan
     from edgebench.models import DEFAULT_MODELS, default_cache_dir
+    from edgebench.sweep.plan import SweepPlan
 
     models = []
     for group in args.models or []:
@@ -140,6 +153,10 @@ def plan_from_args(args):
         layers=args.layers,
         shared_profile=args.shared_profile,
         workspace_mb=args.workspace_mb,
+        tf32=args.tf32,
+        int8_fp16_fallback=args.int8_fp16_fallback,
+        trt_calib_algorithm=args.trt_calib_algorithm,
+        cuda_api=args.cuda_api,
     )
     plan.validate()
     if plan.calib_data and "int8" in plan.precisions:
@@ -149,161 +166,44 @@ def plan_from_args(args):
     return plan
 
 
-def check_out_dir(out):
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError("--out {} is a file; give a directory for results.db, results.csv, results.json".format(out))
-    db = os.path.join(out, "results.db")
-    if os.path.isdir(db):
-        raise UsageError("{} is a directory; choose another --out".format(db))
-    return db
-
-
-def check_backend(plan):
-    from edgebench.engines import backend_class, resolve_backend_name
-
-    name = resolve_backend_name(plan.backend)
-    cls = backend_class(name)
-    if plan.memory_limit_mb and name in ("tensorrt", "torch2trt"):
-        raise UsageError(
-            "--memory-limit-mb is an address-space limit, and CUDA reserves more address space than any board "
-            "has RAM, so every {} point would fail; drop --memory-limit-mb (system memory is still "
-            "recorded per point)".format(name))
-    if name == "onnxruntime" and (plan.no_transfers or plan.shared_profile or plan.workspace_mb):
-        raise UsageError("--no-transfers, --shared-profile and --workspace-mb apply to TensorRT backends only")
-    for precision in plan.precisions:
-        if precision not in cls.precisions:
-            raise UsageError("{} is not yet supported on the {} backend".format(precision, name))
-        if precision == "int8" and name == "onnxruntime":
-            from edgebench.calibration import ort_int8
-
-            ort_int8.quantization_options(plan.calib_algorithm)  # UsageError if this onnxruntime lacks it
-    return name
-
-
-def check_comparable(store, environment, force):
-    """Refuse to add a run to a store whose last run was measured in a different environment."""
-    import json
-
-    from edgebench.platform.environment import diff_environments
-
-    runs = store.runs()
-    if not runs:
-        return []
-    last = runs[-1]
-    try:
-        previous = json.loads(last["environment_json"])
-    except (TypeError, ValueError):
-        return []
-    differences = diff_environments(previous, environment, labels=("run {}".format(last["id"]), "this run"))
-    if differences and not force:
-        raise UsageError(
-            "{} holds runs from a different environment ({}); use another --out, or pass --force to add "
-            "this run anyway".format(store.path, "; ".join(differences))
-        )
-    return differences
-
-
-def clock_warning(environment, plan):
-    board = environment.get("board") or {}
-    if board and board.get("clocks_locked") is False and not plan.lock_clocks:
-        return ("clocks are not locked: DVFS will move the numbers; pass --lock-clocks (jetson_clocks for the "
-                "sweep, restored after) or run `sudo jetson_clocks` first")
-    return None
-
-
-def prepare_models(plan, say):
-    from edgebench.models import resolve_model
-
-    prepared = {}
-    for ref in plan.models:
-        say("preparing {} ...".format(ref))
-        prepared[ref] = resolve_model(ref, plan.cache_dir, weights=plan.weights)
-    names = [p.name for p in prepared.values()]
-    dupes = sorted(set(n for n in names if names.count(n) > 1))
-    if dupes:
-        raise UsageError("two models are both called {}; rename one of the files".format(", ".join(dupes)))
-    return prepared
-
-
 def run(args):
-    from edgebench.agent.runner import Sweep, collect_environment
-    from edgebench.agent.schema import RUN_COMPLETE, RUN_FAILED, RUN_INTERRUPTED
-    from edgebench.agent.store import ResultStore
     from edgebench.cliutil import console
+    from edgebench.results.schema import RUN_INTERRUPTED
+    from edgebench.results.store import ResultStore
+    from edgebench.sweep import preflight
+    from edgebench.sweep.session import SweepSession
 
     err = console(stderr=True)
 
     def say(msg):
         err.print(msg, style="dim", markup=False, highlight=False)
 
+    def warn(text):
+        err.print("warning: " + text, style="yellow", markup=False, highlight=False)
+
     # Everything that can be wrong with the input is checked before the store is touched.
     plan = plan_from_args(args)
     out = os.path.abspath(args.out)
-    db_path = check_out_dir(out)
+    db_path = preflight.check_out_dir(out)
     if args.report and os.path.exists(args.report) and not os.path.isdir(args.report):
         raise UsageError("--report {} is a file; give a directory".format(args.report))
-    backend = check_backend(plan)
-    prepared = prepare_models(plan, say)
-    power = open_power(plan)
+    backend = preflight.check_backend(plan)
+    prepared = preflight.prepare_models(plan, say)
+    power = preflight.open_power(plan)
     os.makedirs(out, exist_ok=True)
-    store = ResultStore(db_path)
-    environment = collect_environment(plan.root)
-    try:
-        differences = check_comparable(store, environment, args.force)
-    except UsageError:
-        store.close()
-        if power is not None:
-            power.finish(measure_idle=False)
-        raise
-    for line in differences:
-        say("note: --force: " + line)
-    warning = clock_warning(environment, plan)
-    if warning:
-        err.print("warning: " + warning, style="yellow", markup=False, highlight=False)
-    clock_lock = clock_lock_for(plan)
-    plan_dict = plan.to_dict()
-    plan_dict["backend_resolved"] = backend
-    status, note = RUN_COMPLETE, None
-    run_id = None
-    power_warnings = []
-    try:
-        if clock_lock is not None:
-            clock_lock.lock()
-        if power is not None:
-            power.start(say)
-        run_id = store.create_run(plan_dict, environment)
-        sweep = Sweep(plan, prepared, store, run_id, environment, backend, power=power)
-        _run_with_progress(sweep, err)
-    except KeyboardInterrupt:
-        status, note = RUN_INTERRUPTED, "interrupted by the user (Ctrl-C)"
-    except Exception as exc:  # record the failure on the run, keep what was measured, then report it
-        if run_id is not None:
-            store.finish_run(run_id, RUN_FAILED, "{}: {}".format(type(exc).__name__, exc))
-            store.export_all(out)
-        raise
-    finally:
-        if power is not None:
-            try:
-                power_warnings = power.finish(say, measure_idle=status == RUN_COMPLETE)
-            except KeyboardInterrupt:
-                power_warnings = power.warnings
-        if clock_lock is not None and clock_lock.locked:
-            clock_lock.restore()
-        if run_id is None:  # interrupted before the run began: nothing to record
-            store.close()
-    if run_id is None:
-        err.print("interrupted before the first point; nothing stored", style="yellow")
-        return 130
-    if power is not None:
-        environment_note = "; ".join(power_warnings) or None
-        note = "; ".join(n for n in (note, environment_note) if n) or None
-        store.set_run_power(run_id, power.metadata())
-    store.finish_run(run_id, status, note)
-    store.export_all(out)
-    stored = store.measurements(run_id)
-    store.close()
-    for warning in power_warnings:
-        err.print("warning: " + warning, style="yellow", markup=False, highlight=False)
+    with ResultStore(db_path) as store:
+        session = SweepSession(plan, backend, prepared, store, power=power,
+                               refuse_other_environment=not args.force, say=say, on_note=warn, export_dir=out)
+        try:
+            with session:
+                _run_with_progress(session, err)
+        except KeyboardInterrupt:
+            pass
+        if session.run_id is None:
+            err.print("interrupted before the first point; nothing stored", style="yellow")
+            return 130
+        stored = store.measurements(session.run_id)
+    run_id, status = session.run_id, session.status
     if status == RUN_INTERRUPTED:
         err.print("interrupted: {} point(s) of run {} are stored in {}".format(len(stored), run_id, db_path),
                   style="yellow")
@@ -333,29 +233,7 @@ def _write_report(directory, rows, err):
     return written
 
 
-def open_power(plan):
-    """The power session of a plan (None for ``--power none``); bad URLs are UsageErrors (exit 2)."""
-    if plan.power in (None, "", "none"):
-        return None
-    from edgebench.agent.power_session import PowerSession
-
-    return PowerSession(plan.power, root=plan.root, idle_s=plan.idle_s)
-
-
-def clock_lock_for(plan):
-    if not plan.lock_clocks:
-        return None
-    from edgebench.platform.clocks import ClockLock, ClockLockError
-
-    lock = ClockLock()
-    try:
-        found = lock.binary  # checked before anything is measured
-    except ClockLockError as exc:
-        raise UsageError(str(exc))
-    return lock if found else None
-
-
-def _run_with_progress(sweep, err):
+def _run_with_progress(session, err):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -365,7 +243,7 @@ def _run_with_progress(sweep, err):
         TimeRemainingColumn,
     )
 
-    total = len(sweep.plan.points())
+    total = len(session.plan.points())
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -393,7 +271,7 @@ def _run_with_progress(sweep, err):
                 msg = "{} {}: {}".format(row["point_key"], row["status"], row.get("error") or "")
             progress.console.print(msg, markup=False, highlight=False)
 
-        sweep.run(on_start=on_start, on_point=on_point)
+        session.measure(on_start=on_start, on_point=on_point)
         progress.update(task, description="done")
     return rows
 

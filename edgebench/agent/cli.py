@@ -1,11 +1,11 @@
-"""``edgebench agent`` (the daemon) and its clients: ``submit``, ``status``, ``jobs``, ``cancel``.
+"""``edgebench agent`` (the daemon) and its clients: ``submit``, ``status``, ``jobs``, ``cancel``, ``monitor``.
 
 JSON keys (``--json``):
 
 * ``submit``: ``job`` {``id``, ``position``, ``points_total``, ``status``}, ``via`` (socket | spool),
   ``state_dir``, ``note`` (null, or why the job waits).
 * ``status``: the status snapshot: ``protocol``, ``generated_at``, ``agent``, ``job``, ``queue``,
-  ``recent_jobs``, ``last_results``, ``sensors`` (see :mod:`edgebench.agent.status`).
+  ``recent_jobs``, ``last_results``, ``sensors`` (see :mod:`edgebench.monitor.snapshot`).
 * ``jobs``: ``agent_running``, ``state_dir``, ``jobs`` [{``id``, ``state``, ``status``,
   ``submitted_at``, ``user``, ``via``, ``models``, ``backend``, ``precisions``, ``batch_sizes``,
   ``points_total``, ``points_done``, ``run_id``, ``attempts``, ``started_at``, ``finished_at``,
@@ -59,16 +59,10 @@ def register(subparsers):
     )
     _state_dir_arguments(p)
     p.add_argument("--plan", metavar="FILE.json", help="a sweep plan as JSON (instead of the sweep flags)")
-    from edgebench.agent.sweep_cli import add_plan_arguments
+    from edgebench.sweep.cli import add_plan_arguments
 
     before = set(a.dest for a in p._actions)
     add_plan_arguments(p)
-    if "--power" not in p._option_string_actions:
-        p.add_argument("--power", metavar="URL", default="none",
-                       help="power source for the job's points (default none)")
-    if "--idle-seconds" not in p._option_string_actions:
-        p.add_argument("--idle-seconds", type=non_negative_float, default=10.0, metavar="SECONDS",
-                       help="idle baseline measured before the points when --power is set (default 10)")
     plan_options = [(a.dest, a.default, a.option_strings[0]) for a in p._actions
                     if a.dest not in before and a.option_strings]
     add_json_argument(p)
@@ -92,6 +86,7 @@ def register(subparsers):
     _state_dir_arguments(p)
     add_json_argument(p)
     p.set_defaults(func=run_cancel)
+    _register_monitor(subparsers)
 
 
 # ---------------------------------------------------------------------- agent
@@ -137,10 +132,10 @@ def _absolute_refs(plan, base):
 
 def plan_for_submit(args):
     """The validated plan dict ``submit`` sends, from --plan FILE or from the sweep flags."""
-    from edgebench.agent.plan import SweepPlan
     from edgebench.agent.spool import read_json_file
-    from edgebench.agent.sweep_cli import plan_from_args
     from edgebench.errors import UsageError
+    from edgebench.sweep.cli import plan_from_args
+    from edgebench.sweep.plan import SweepPlan
 
     if args.plan:
         given = [flag for dest, default, flag in args.plan_options if getattr(args, dest, default) != default]
@@ -158,22 +153,11 @@ def plan_for_submit(args):
         _absolute_refs(plan, os.path.dirname(os.path.abspath(args.plan)))
     else:
         plan = plan_from_args(args)
-        plan.power = args.power
-        plan.idle_s = args.idle_seconds
         _absolute_refs(plan, os.getcwd())
     plan.validate()
-    check_power_url(plan.power)
     data = plan.to_dict()
     data["cache_dir"] = None  # the agent builds in its own cache
     return data
-
-
-def check_power_url(url):
-    """Reject a malformed power URL at submit time (the source itself is opened by the agent)."""
-    if url and url != "none":
-        from edgebench.power.url import parse_url
-
-        parse_url(url)
 
 
 def run_submit(args):
@@ -285,3 +269,75 @@ def run_cancel(args):
         msg = "job {} cancelled"
     console().print(msg.format(job["id"]), markup=False, highlight=False)
     return 0
+
+
+# -- edgebench monitor: the live screen of this agent (or, with --power, of the board alone) -----------
+
+def _register_monitor(subparsers):
+    parser = subparsers.add_parser(
+        "monitor",
+        help="live screen: the agent's job, point, progress and ETA, board power, memory, temperatures",
+        description="Show the agent's current job and point, progress and ETA, live board power per rail with "
+        "a short history, net power against the idle baseline, memory, temperatures, clocks and the last "
+        "measurements. With --power URL it runs without an agent and shows the board's sensors only.",
+    )
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="the agent's state directory (default $EDGEBENCH_STATE_DIR or /var/lib/edgebench)")
+    parser.add_argument("--socket", metavar="PATH", help="the agent's socket (default <state-dir>/agent.sock)")
+    parser.add_argument("--power", metavar="URL",
+                        help="standalone: sample this power source here (auto, ina3221, sim://..., none) "
+                        "instead of attaching to an agent")
+    parser.add_argument("--root", metavar="DIR", default=None,
+                        help="standalone: filesystem root board sensors are read under (default $EDGEBENCH_ROOT or /)")
+    parser.add_argument("--idle-w", type=non_negative_float, metavar="W",
+                        help="standalone: idle board power to subtract for net power")
+    parser.add_argument("--idle-seconds", type=positive_float, metavar="SECONDS",
+                        help="standalone: measure the idle baseline for this long first (keep the board idle)")
+    parser.add_argument("--refresh", type=positive_float, default=1.0, metavar="SECONDS",
+                        help="seconds between frames (default 1)")
+    parser.add_argument("--once", action="store_true", help="print one frame and exit")
+    add_json_argument(parser)
+    parser.set_defaults(func=run_monitor)
+
+
+class AgentView(object):
+    """Snapshots from the agent (or from disk when it is not running)."""
+
+    def __init__(self, state_dir, socket_path):
+        from edgebench.agent.client import AgentClient
+
+        self.client = AgentClient(state_dir, socket_path, timeout_s=5.0)
+
+    def snapshot(self):
+        return self.client.status()
+
+    def close(self):
+        pass
+
+
+def _monitor_view(args):
+    from edgebench.errors import UsageError
+
+    if args.power:
+        if args.state_dir or args.socket:
+            raise UsageError("--power runs the monitor without an agent; attached to an agent (--state-dir, "
+                             "--socket) it shows the agent's own power readings: drop one of them")
+        root = args.root or os.environ.get("EDGEBENCH_ROOT") or None
+        from edgebench.monitor.live import StandaloneView
+
+        view = StandaloneView(args.power, root=root, idle_w=args.idle_w)
+        if args.idle_seconds:
+            view.measure_idle(args.idle_seconds)
+        return view
+    if args.idle_w is not None or args.idle_seconds or args.root:
+        raise UsageError("--idle-w, --idle-seconds and --root apply to the standalone monitor (--power URL); attached "
+                         "to an agent the baseline comes from the agent")
+    from edgebench.agent.client import default_state_dir
+
+    return AgentView(args.state_dir or default_state_dir(), args.socket)
+
+
+def run_monitor(args):
+    from edgebench.monitor.live import show
+
+    return show(_monitor_view(args), once=args.once, as_json=args.json, refresh_s=args.refresh)

@@ -1,6 +1,6 @@
 """Run a sweep point by point: one worker process per point, each point committed at once.
 
-``run_worker(job)`` starts ``python -m edgebench.agent.worker`` in its own session, sends the job
+``run_worker(job)`` starts ``python -m edgebench.sweep.worker`` in its own session, sends the job
 as JSON on stdin, reads the JSON result from a dedicated pipe (stdout stays free for libraries that
 print), and classifies a death without a result: killed by SIGKILL (the kernel's OOM killer, or the
 address-space limit), aborted on a failed allocation, or crashed.
@@ -18,20 +18,13 @@ import sys
 import tempfile
 import time
 
-from edgebench.agent import schema
-from edgebench.agent.store import utc_now
+from edgebench._helpers import is_oom_text, signal_name, utc_now
 from edgebench.engines.base import EngineSpec
+from edgebench.results import schema
+from edgebench.sweep.protocol import ProtocolError, WorkerJob, WorkerResult
 
+WORKER_MODULE = "edgebench.sweep.worker"  # run as python -m; the agent finds its workers by it
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_OOM_HINTS = ("bad_alloc", "failed to allocate", "out of memory", "cannot allocate memory", "memoryerror",
-              "unable to allocate")
-
-
-def _signal_name(signum):
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return "signal {}".format(signum)
 
 
 def _tail(text, lines=3, width=400):
@@ -39,11 +32,11 @@ def _tail(text, lines=3, width=400):
     return " | ".join(kept)[-width:]
 
 
-def _worker_env(job):
+def _worker_env(memory_limit_mb):
     env = dict(os.environ)
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = _PACKAGE_PARENT + (os.pathsep + path if path else "")
-    if job.get("memory_limit_mb"):
+    if memory_limit_mb:
         # glibc reserves 64 MB of address space per malloc arena and thread; under an address-space
         # limit that reservation, not real use, would fail first.
         env.setdefault("MALLOC_ARENA_MAX", "2")
@@ -52,10 +45,10 @@ def _worker_env(job):
 
 def classify_death(returncode, stderr_text, memory_limit_mb):
     """(status, error) for a worker that exited without writing a result."""
-    oom_text = any(h in stderr_text.lower() for h in _OOM_HINTS)
+    oom_text = is_oom_text(stderr_text)
     tail = _tail(stderr_text)
     if returncode is not None and returncode < 0:
-        name = _signal_name(-returncode)
+        name = signal_name(-returncode)
         if -returncode == signal.SIGKILL:
             return (
                 schema.STATUS_OOM,
@@ -74,25 +67,27 @@ def classify_death(returncode, stderr_text, memory_limit_mb):
 
 
 def run_worker(job, timeout_s=None, on_start=None):
-    """Measure one point in a fresh worker process; always returns a result dict with a status."""
+    """Measure one point (a WorkerJob, or its dict) in a fresh worker process; always returns a WorkerResult."""
+    if isinstance(job, dict):
+        job = WorkerJob.from_json(json.dumps(job))
     rfd, wfd = os.pipe()
     stderr_file = tempfile.TemporaryFile()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edgebench.agent.worker", "--result-fd", str(wfd),
+            [sys.executable, "-m", WORKER_MODULE, "--result-fd", str(wfd),
              "--parent-pid", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=stderr_file,
             pass_fds=(wfd,),
-            env=_worker_env(job),
+            env=_worker_env(job.memory_limit_mb),
             start_new_session=True,  # Ctrl-C reaches the sweep, which then stops the worker itself
         )
     except OSError as exc:
         os.close(rfd)
         os.close(wfd)
         stderr_file.close()
-        return {"status": schema.STATUS_CRASHED, "error": "cannot start a worker: {}".format(exc)}
+        return WorkerResult.failed(schema.STATUS_CRASHED, "cannot start a worker: {}".format(exc))
     os.close(wfd)
     if on_start:
         on_start(proc)
@@ -100,7 +95,7 @@ def run_worker(job, timeout_s=None, on_start=None):
     timed_out = False
     try:
         try:
-            proc.stdin.write(json.dumps(job).encode("utf-8"))
+            proc.stdin.write(job.to_json().encode("utf-8"))
             proc.stdin.close()
         except BrokenPipeError:
             pass
@@ -129,20 +124,18 @@ def run_worker(job, timeout_s=None, on_start=None):
     stderr_text = stderr_file.read().decode("utf-8", "replace")
     stderr_file.close()
     if timed_out:
-        return {
-            "status": schema.STATUS_TIMEOUT,
-            "error": "no result within {:g} s; the worker was killed (raise --point-timeout)".format(timeout_s),
-        }
+        return WorkerResult.failed(
+            schema.STATUS_TIMEOUT, "no result within {:g} s; the worker was killed (raise --point-timeout)".format(
+                timeout_s))
     raw = b"".join(chunks)
     if raw:
         try:
-            result = json.loads(raw.decode("utf-8"))
-            if isinstance(result, dict) and result.get("status"):
-                return result
-        except ValueError:
-            pass
-    status, error = classify_death(proc.returncode, stderr_text, job.get("memory_limit_mb"))
-    return {"status": status, "error": error}
+            return WorkerResult.from_json(raw.decode("utf-8", "replace"))
+        except ProtocolError as exc:
+            if "schema does not know" in str(exc):  # a bug of ours: say so instead of dropping columns
+                return WorkerResult.failed(schema.STATUS_ERROR, "worker protocol: {}".format(exc))
+    status, error = classify_death(proc.returncode, stderr_text, job.memory_limit_mb)
+    return WorkerResult.failed(status, error)
 
 
 def env_key(environment):
@@ -242,18 +235,22 @@ class Sweep(object):
                 "shared_profile": self.plan.shared_profile,
                 "shared_profile_max": max(self.plan.batch_sizes),
                 "workspace_mb": self.plan.workspace_mb,
+                "tf32": self.plan.tf32,
+                "int8_fp16_fallback": self.plan.int8_fp16_fallback,
+                "trt_calib_algorithm": self.plan.trt_calib_algorithm,
+                "cuda_api": self.plan.cuda_api,
             },
         )
-        return {
-            "engine": spec.to_dict(),
-            "backend": self.backend,
-            "warmup_s": self.plan.warmup_s,
-            "iterations": self.plan.iterations,
-            "duration_s": self.plan.duration_s,
-            "max_duration_s": self.plan.max_duration_s,
-            "memory_limit_mb": self.plan.memory_limit_mb,
-            "root": self.plan.root,
-        }
+        return WorkerJob(
+            engine=spec.to_dict(),
+            backend=self.backend,
+            warmup_s=self.plan.warmup_s,
+            iterations=self.plan.iterations,
+            duration_s=self.plan.duration_s,
+            max_duration_s=self.plan.max_duration_s,
+            memory_limit_mb=self.plan.memory_limit_mb,
+            root=self.plan.root,
+        )
 
     def base_row(self, prepared, precision, batch):
         return schema.empty_point(
@@ -306,12 +303,12 @@ class Sweep(object):
         self.current_process = None
         row["finished_at"] = utc_now()
         row.update(thermal_columns(before, self.thermal()))
-        window = (result.pop("window_start_s", None), result.pop("window_end_s", None), result.pop("images", None))
-        calibration_fingerprint = result.pop("calibration_fingerprint", None)
-        for key, value in result.items():
-            if key in row and value is not None:
+        window = result.window
+        for key, value in result.columns.items():
+            if value is not None:
                 row[key] = value
-        row.update(self.measured_accuracy(prepared, precision, calibration_fingerprint))
+        row["status"] = result.status
+        row.update(self.measured_accuracy(prepared, precision, result.calibration_fingerprint))
         notes = [n for n in (row.get("note"),) if n] + list(prepared.notes)
         row["note"] = "; ".join(notes) if notes else None
         if self.power is not None and row["status"] == schema.STATUS_OK and window[0] is not None:

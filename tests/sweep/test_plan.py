@@ -1,7 +1,7 @@
 import pytest
 
-from edgebench.agent.plan import SweepPlan, parse_batches
 from edgebench.errors import UsageError
+from edgebench.sweep.plan import SweepPlan, parse_batches
 
 
 def test_dash_range_means_powers_of_two():

@@ -3,17 +3,11 @@
 Isolation is the point: an engine that crashes, aborts or runs out of memory at batch 64 takes
 only its worker down, and the sweep records the point and goes on.
 
-Protocol (JSON only, no pickle): the parent writes one job object to the worker's stdin and
-passes a pipe as ``--result-fd N``; the worker writes one result object there and exits 0. If the
-worker dies without writing, the parent classifies the death (signal, abort, out of memory).
-
-Job keys: ``engine`` (EngineSpec dict), ``backend``, ``warmup_s``, ``iterations``, ``duration_s``,
-``max_duration_s``, ``memory_limit_mb``, ``root``, ``memory_interval_s`` (system memory is read
-between iterations about this often; default 0.05 s).
-Result keys: measurement columns (see schema.py) plus ``calibration_fingerprint`` (int8 engines),
-``window_start_s``/``window_end_s``
-(``time.perf_counter()`` of the timed loop; CLOCK_MONOTONIC, comparable across processes on Linux)
-and ``images`` (images processed in the window), which the parent uses for the power window.
+Protocol (JSON only, no pickle): the parent writes one job (:class:`edgebench.sweep.protocol.WorkerJob`)
+to the worker's stdin and passes a pipe as ``--result-fd N``; the worker writes one result
+(:class:`~edgebench.sweep.protocol.WorkerResult`: measurement columns plus the timed window) there
+and exits 0. If the worker dies without writing, the parent classifies the death (signal, abort,
+out of memory).
 
 Inside: apply the memory limit, record RSS and system memory, load the engine (timed), run it
 once (first inference, reported apart), warm up for ``warmup_s`` and at least one iteration, then
@@ -23,6 +17,8 @@ import json
 import os
 import sys
 import time
+
+from edgebench._helpers import first_line, is_oom_text
 
 EXIT_OK = 0
 
@@ -51,11 +47,6 @@ def _apply_memory_limit(limit_mb):
     limit = int(limit_mb) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-
-def _is_oom_text(text):
-    text = text.lower()
-    return any(s in text for s in ("bad_alloc", "failed to allocate", "out of memory", "cannot allocate memory",
-                                   "memoryerror", "unable to allocate"))
 
 
 def timed_loop(run, iterations, duration_s, max_duration_s, clock=time.perf_counter, on_tick=None,
@@ -111,21 +102,22 @@ def warm_up(run, warmup_s, clock=time.perf_counter):
 
 
 def measure(job):
-    """Measure one point in this process; return the result dict (never raises for engine errors)."""
-    from edgebench.agent.memory import PeakTracker, self_rss_mb, system_used_mb
-    from edgebench.agent.stats import latency_stats
+    """Measure one point (a WorkerJob) in this process; return the flat result dict (never raises for
+    engine errors)."""
     from edgebench.engines import get_backend
     from edgebench.engines.base import EngineSpec
     from edgebench.errors import EdgebenchError, UnsupportedPrecision
+    from edgebench.platform.memory import PeakTracker, read_process_memory, system_used_mb
+    from edgebench.sweep.stats import latency_stats
 
-    root = job.get("root")
-    result = {"memory_limit_mb": job.get("memory_limit_mb")}
-    result["baseline_rss_mb"] = self_rss_mb()[0]
-    result["system_used_before_mb"] = system_used_mb(root)
-    spec = EngineSpec.from_dict(job["engine"])
+    root = job.root
+    result = {"memory_limit_mb": job.memory_limit_mb}
+    result["baseline_rss_mb"] = read_process_memory()["rss_mb"]
+    result["system_used_before_mb"] = system_used_mb(root)[0]
+    spec = EngineSpec.from_dict(job.engine)
     session = None
     try:
-        backend = get_backend(job["backend"])
+        backend = get_backend(job.backend)
         t0 = time.perf_counter()
         session = backend.load(spec)
         result["load_s"] = time.perf_counter() - t0
@@ -137,12 +129,12 @@ def measure(job):
         result["first_run_ms"] = (time.perf_counter() - t0) * 1e3
         tracker = PeakTracker(root)
         tracker.sample()
-        result["warmup_iterations"] = warm_up(run, float(job.get("warmup_s", 0.2)))
+        result["warmup_iterations"] = warm_up(run, float(job.warmup_s))
         tracker.sample()
         session.begin_timed_window()
         durations, wall_s, start, end = timed_loop(
-            run, int(job["iterations"]), float(job["duration_s"]), job.get("max_duration_s"),
-            on_tick=tracker.sample, tick_s=float(job.get("memory_interval_s") or 0.05),
+            run, int(job.iterations), float(job.duration_s), job.max_duration_s,
+            on_tick=tracker.sample, tick_s=float(job.memory_interval_s or 0.05),
         )
         peak = tracker.sample()
         result.update(latency_stats(durations, spec.batch_size, wall_s))
@@ -152,9 +144,9 @@ def measure(job):
         result["window_start_s"] = start
         result["window_end_s"] = end
         result["images"] = spec.batch_size * len(durations)
-        if len(durations) < int(job["iterations"]):
+        if len(durations) < int(job.iterations):
             extra = "stopped by --max-duration after {} iterations (fewer than --iterations {})".format(
-                len(durations), job["iterations"]
+                len(durations), job.iterations
             )
             result["note"] = "; ".join(n for n in (result.get("note"), extra) if n)
         result["status"] = "ok"
@@ -163,15 +155,15 @@ def measure(job):
     except MemoryError as exc:
         result.update(status="oom", error="out of memory: {}".format(str(exc) or "allocation failed"))
     except EdgebenchError as exc:
-        status = "oom" if _is_oom_text(str(exc)) else "error"
+        status = "oom" if is_oom_text(str(exc)) else "error"
         result.update(status=status, error=str(exc))
     except Exception as exc:  # a vendor exception that escaped its backend: record, don't crash
-        text = "{}: {}".format(type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
-        result.update(status="oom" if _is_oom_text(text) else "error", error=text[:500])
+        text = "{}: {}".format(type(exc).__name__, first_line(exc, width=500, default=""))
+        result.update(status="oom" if is_oom_text(text) else "error", error=text[:500])
     finally:
         if session is not None:
             session.close()
-    result["peak_rss_mb"] = self_rss_mb()[1]
+    result["peak_rss_mb"] = read_process_memory()["peak_rss_mb"]
     return result
 
 
@@ -183,18 +175,20 @@ def main(argv=None):
     parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
     _set_parent_death_signal(args.parent_pid)
-    job = json.loads(sys.stdin.read())
-    if job.get("memory_limit_mb"):
-        _apply_memory_limit(job["memory_limit_mb"])
+    from edgebench.sweep.protocol import WorkerJob
+
+    job = WorkerJob.from_json(sys.stdin.read())
+    if job.memory_limit_mb:
+        _apply_memory_limit(job.memory_limit_mb)
     try:
         result = measure(job)
     except MemoryError:
         result = {"status": "oom", "error": "out of memory while starting the worker"}
     except Exception as exc:  # e.g. an ImportError because a shared library could not be mapped
         text = "{}: {}".format(type(exc).__name__, exc)
-        status = "oom" if _is_oom_text(text) else "error"
+        status = "oom" if is_oom_text(text) else "error"
         result = {"status": status, "error": "worker failed to start: " + text[:400]}
-    data = json.dumps(result, allow_nan=True).encode("utf-8")
+    data = json.dumps(result, allow_nan=True).encode("utf-8")  # the parent checks it (WorkerResult.from_json)
     with os.fdopen(args.result_fd, "wb") as out:
         out.write(data)
     return EXIT_OK

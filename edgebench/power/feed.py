@@ -1,100 +1,20 @@
-"""Live readings for status snapshots: board sensors (memory, temperatures, clocks) and board power.
+"""A live power feed: one power source sampled in the background, with a short per-rail history.
 
-:func:`read_board` reads the board once (sysfs and procfs files under ``root``; a few milliseconds)
-and never raises: a sensor that fails is left out. :class:`PowerFeed` samples one power source in
-the background (:class:`edgebench.power.sampler.Sampler`) and keeps a short per-rail history for
-sparklines. While a job measures power, :meth:`PowerFeed.attached` shows the job's own
-:class:`edgebench.agent.power_session.PowerSession` instead, so a probe is never opened twice.
+:class:`PowerFeed` samples one source (:class:`edgebench.power.sampler.Sampler`) and keeps a short
+per-rail history for sparklines. While a sweep measures power, :meth:`PowerFeed.attached` shows
+the sweep's own power session instead, so a probe is never opened twice.
 
-Snapshot keys (all JSON types; units in names):
-
-* board: ``memory`` {``used_mb``, ``total_mb``, ``available_mb``, ``nvmap_used_mb``, ``swap_used_mb``},
-  ``temperatures_c`` {zone: degC or null}, ``max_temp_c``, ``cpu`` {``cores``, ``cur_mhz_mean``,
-  ``cur_mhz_max``, ``max_mhz``, ``governor``} or null, ``gpu`` {``cur_mhz``, ``max_mhz``,
-  ``load_pct``} or null, ``read_at`` (UTC).
-* power: ``source``, ``url``, ``simulated``, ``board_rule``, ``rate_hz``, ``board_w``,
-  ``board_history_w``, ``rails`` [{``name``, ``power_w``, ``history_w``}], ``idle_w``, ``idle_ci_w``,
-  ``idle_from``, ``net_w``, ``error``.
+Snapshot keys (all JSON types; units in names): ``source``, ``url``, ``simulated``, ``board_rule``,
+``rate_hz``, ``board_w``, ``board_history_w``, ``rails`` [{``name``, ``power_w``, ``history_w``}],
+``idle_w``, ``idle_ci_w``, ``idle_from``, ``net_w``, ``error``.
 """
 import collections
 import logging
-import math
 import time
 
+from edgebench.platform.sensors import round_or_none
+
 logger = logging.getLogger(__name__)
-
-
-def _utc_now():
-    from edgebench.agent.spool import utc_now
-
-    return utc_now()
-
-
-def _round(value, digits=3):
-    if value is None:
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return round(value, digits) + 0.0 if math.isfinite(value) else None  # + 0.0: no "-0.0"
-
-
-class BoardReader(object):
-    """Reads memory, temperatures and clocks under ``root``; thermal zones are found once."""
-
-    def __init__(self, root=None):
-        self.root = root
-        self._zones = None
-
-    def read(self):
-        from edgebench.platform import clocks, gpu, memory, thermal
-
-        out = {"read_at": _utc_now(), "memory": None, "temperatures_c": {}, "max_temp_c": None, "cpu": None,
-               "gpu": None}
-        try:
-            mem = memory.read_meminfo(self.root)
-            out["memory"] = dict((k, mem.get(k)) for k in ("used_mb", "total_mb", "available_mb",
-                                                            "nvmap_used_mb", "swap_used_mb"))
-        except Exception as exc:  # a sensor that fails is left out, never fatal
-            logger.debug("meminfo: %s", exc)
-        try:
-            if self._zones is None:
-                self._zones = thermal.thermal_zones(self.root)
-            temps = thermal.read_temperatures(self.root, self._zones)
-            out["temperatures_c"] = temps
-            out["max_temp_c"] = thermal.max_temperature_c(temps)
-        except Exception as exc:
-            logger.debug("thermal: %s", exc)
-        try:
-            cpus = clocks.read_cpu_frequencies(self.root)
-            if cpus:
-                cur = [c["cur_hz"] for c in cpus if c.get("cur_hz")]
-                out["cpu"] = {
-                    "cores": len(cpus),
-                    "cur_mhz_mean": _round(sum(cur) / len(cur) / 1e6, 1) if cur else None,
-                    "cur_mhz_max": _round(max(cur) / 1e6, 1) if cur else None,
-                    "max_mhz": _round(max(c["max_hz"] for c in cpus) / 1e6, 1),
-                    "governor": cpus[0].get("governor"),
-                }
-        except Exception as exc:
-            logger.debug("cpufreq: %s", exc)
-        try:
-            freq = gpu.read_gpu_frequencies(self.root)
-            load = gpu.read_gpu_load(self.root)
-            if freq or load is not None:
-                out["gpu"] = {
-                    "cur_mhz": _round(freq["cur_hz"] / 1e6, 1) if freq and freq.get("cur_hz") else None,
-                    "max_mhz": _round(freq["max_hz"] / 1e6, 1) if freq else None,
-                    "load_pct": _round(load, 1) if load is not None else None,
-                }
-        except Exception as exc:
-            logger.debug("gpu: %s", exc)
-        return out
-
-
-def read_board(root=None):
-    return BoardReader(root).read()
 
 
 class PowerFeed(object):
@@ -123,7 +43,7 @@ class PowerFeed(object):
 
     @classmethod
     def attached(cls, session, history_points=60):
-        """A view of a running :class:`edgebench.agent.power_session.PowerSession` (which it never closes)."""
+        """A view of a running sweep power session (which it never closes)."""
         feed = cls(session.url, history_points=history_points)
         feed.source, feed.sampler, feed.idle = session.source, session.sampler, session.idle
         feed.idle_from = "measured before the points"
@@ -212,15 +132,15 @@ class PowerFeed(object):
             "url": self.url,
             "simulated": bool(source is not None and source.simulated),
             "board_rule": source.board_rule if source is not None else None,
-            "rate_hz": _round(self.sampler.achieved_rate_hz(), 1) if self.sampler is not None else None,
-            "board_w": _round(board),
-            "board_history_w": [_round(v) for v in self._board],
-            "rails": [{"name": name, "power_w": _round(self._now_rails.get(name)),
-                       "history_w": [_round(v) for v in hist]} for name, hist in self._rails.items()],
-            "idle_w": _round(idle_w),
-            "idle_ci_w": _round(self.idle.ci_w) if self.idle is not None else None,
+            "rate_hz": round_or_none(self.sampler.achieved_rate_hz(), 1) if self.sampler is not None else None,
+            "board_w": round_or_none(board),
+            "board_history_w": [round_or_none(v) for v in self._board],
+            "rails": [{"name": name, "power_w": round_or_none(self._now_rails.get(name)),
+                       "history_w": [round_or_none(v) for v in hist]} for name, hist in self._rails.items()],
+            "idle_w": round_or_none(idle_w),
+            "idle_ci_w": round_or_none(self.idle.ci_w) if self.idle is not None else None,
             "idle_from": self.idle_from if idle_w is not None else None,
-            "net_w": _round(board - idle_w) if board is not None and idle_w is not None else None,
+            "net_w": round_or_none(board - idle_w) if board is not None and idle_w is not None else None,
             "error": self.error,
         }
 

@@ -1,0 +1,1 @@
+"""results: the results contract (schema), the SQLite store and its exports. Imports no sibling subpackage."""
