@@ -23,29 +23,52 @@ def sha256_file(path, chunk=1 << 20):
 FILE_MODE = 0o644  # mkstemp creates 0600; caches and results are read by other users (agent vs CLI)
 
 
-def atomic_write(path, write, mode="wb", **open_kwargs):
-    """Call ``write(fh)`` on a temporary file, then rename it to ``path`` (mode 0644)."""
+TMP_PREFIX = ".tmp-"  # what a half-written file is called until its rename (the spool cleans old ones up)
+
+
+def atomic_write(path, write, mode="wb", file_mode=FILE_MODE, sync_dir=False, **open_kwargs):
+    """Call ``write(fh)`` on a temporary file, then rename it to ``path`` (``file_mode``, 0644 by default).
+
+    ``sync_dir`` also flushes the directory entry, so the rename itself survives a power loss (the
+    agent's spool, where a job's state must not go back in time).
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=os.path.splitext(path)[1], dir=directory)
     try:
         with open(fd, mode, **open_kwargs) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, file_mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    if sync_dir:
+        fsync_dir(directory)
 
 
-def atomic_write_bytes(path, data):
-    atomic_write(path, lambda fh: fh.write(data))
+def fsync_dir(path):
+    """Flush a directory's entries to disk (best effort: some filesystems refuse)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
-def atomic_write_json(path, obj):
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+def atomic_write_bytes(path, data, **kwargs):
+    atomic_write(path, lambda fh: fh.write(data), **kwargs)
+
+
+def atomic_write_json(path, obj, **kwargs):
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"), **kwargs)
 
 
 def read_json(path):

@@ -14,6 +14,7 @@ import time
 
 from edgebench.agent import spool as spoolmod
 from edgebench.errors import EdgebenchError, UsageError
+from edgebench.results import schema
 from edgebench.sweep.runner import WORKER_MODULE
 from edgebench.sweep.session import SweepStopped
 
@@ -208,7 +209,6 @@ class JobRun(object):
 
     def _close_earlier_run(self, outcome):
         """Stopped or failed before measuring: the run of an earlier start of this job still closes."""
-        from edgebench.results import schema
         from edgebench.results.store import ResultStore
 
         run_id = self.state.get("run_id")
@@ -309,7 +309,7 @@ class JobRun(object):
         self.current = None
         self.last_point = result_summary(row)
         self.save(points_done=(self.state.get("points_done") or 0) + 1, current_point=None)
-        if row.get("status") == "ok":
+        if row.get("status") == schema.STATUS_OK:
             logger.info("job %s: %s %.3f ms/image, %.1f images/s", self.job_id, key, row.get("per_image_ms") or 0,
                         row.get("images_per_s") or 0)
         else:

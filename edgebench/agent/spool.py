@@ -29,6 +29,7 @@ import os
 import shutil
 import time
 
+from edgebench._files import TMP_PREFIX, atomic_write_json, fsync_dir
 from edgebench._helpers import utc_now
 from edgebench.errors import UsageError
 
@@ -43,7 +44,7 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 
 MAX_JOB_FILE_BYTES = 1 << 20
-_TMP_PREFIX = ".tmp-"
+_TMP_PREFIX = TMP_PREFIX  # half-written files (older than STALE_TMP_S they are removed)
 _ADOPT_PREFIX = ".adopt-"
 STALE_TMP_S = 600.0
 
@@ -54,32 +55,9 @@ def new_job_id(now=None):
     return now.strftime("%Y%m%d-%H%M%S-") + "{:06d}".format(now.microsecond)
 
 
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_json_atomic(path, obj):
-    """Write ``obj`` as JSON to ``path`` so that a crash leaves the old file or the new one."""
-    directory = os.path.dirname(path)
-    tmp = os.path.join(directory, "{}{}-{}".format(_TMP_PREFIX, os.path.basename(path), os.getpid()))
-    data = (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(directory)
+    """Write ``obj`` as JSON to ``path`` so that a crash or power loss leaves the old file or the new one."""
+    atomic_write_json(path, obj, file_mode=0o640, sync_dir=True)  # the spool is the agent's and its group's
 
 
 def read_json_file(path, limit=MAX_JOB_FILE_BYTES):
@@ -158,7 +136,7 @@ class Spool(object):
                     time.sleep(0.000001)
                     continue
                 raise
-            _fsync_dir(incoming)
+            fsync_dir(incoming)
             return job_id
         raise UsageError("could not find a free job id in {}".format(incoming))
 
@@ -211,7 +189,7 @@ class Spool(object):
         write_json_atomic(os.path.join(tmp, "state.json"), state)
         target = "failed" if reason else "incoming"
         os.rename(tmp, self.path(target, job_id))
-        _fsync_dir(self.path(target))
+        fsync_dir(self.path(target))
         return job_id, reason
 
     def recover(self):
@@ -327,8 +305,8 @@ class Spool(object):
 
     def move(self, job_id, source, target):
         os.rename(self.path(source, job_id), self.path(target, job_id))
-        _fsync_dir(self.path(target))
-        _fsync_dir(self.path(source))
+        fsync_dir(self.path(target))
+        fsync_dir(self.path(source))
 
     def claim(self, job_id):
         """incoming -> active; False if someone else (a cancel) moved it first."""

@@ -9,6 +9,7 @@ import math
 from collections import OrderedDict
 
 from edgebench.analysis import fits
+from edgebench.analysis.paper import PAPER
 from edgebench.analysis.points import (
     BYTES_PER_PARAM,
     accuracy_of,
@@ -28,18 +29,6 @@ from edgebench.analysis.points import (
 )
 from edgebench.errors import UsageError
 from edgebench.results.schema import STATUS_OK, STATUS_OOM
-
-# The seed paper's figures (Canziani, Paszke & Culurciello 2016, Jetson TX1), for comparison.
-PAPER = OrderedDict(
-    [
-        ("citation", "Canziani, Paszke & Culurciello (2016), arXiv:1605.07678, Jetson TX1"),
-        ("memory_floor_mb", 200.0),
-        ("memory_slope_per_param_mb", 1.30),
-        ("idle_power_w", 1.30),
-        ("net_power_w", 11.8),
-        ("net_power_std_w", 0.7),
-    ]
-)
 
 ANALYZE_KEYS = (
     "schema_version",

@@ -15,6 +15,7 @@ import sys
 
 from edgebench.cliutil import add_json_argument, emit_json, positive_int
 from edgebench.errors import UnsupportedPrecision, UsageError
+from edgebench.results.schema import STATUS_OK
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DIGITS_MODEL = "lenet5_digits"
@@ -197,7 +198,7 @@ def run_accuracy(args):
             threads=args.threads,
             options=_engine_options(prepared, calib_data, args),
         )
-        row = {"precision": precision, "status": "ok", "top1": None, "top5": None, "samples": None,
+        row = {"precision": precision, "status": STATUS_OK, "top1": None, "top5": None, "samples": None,
                "skipped": None, "delta_top1_vs_fp32": None, "precision_effective": None,
                "calibration_fingerprint": None, "notes": [], "error": None}
         say("evaluating {} {} on {} ...".format(prepared.name, precision, data.name))
@@ -253,12 +254,12 @@ def _calibration_details(spec):
 
 
 def _fill_deltas(results, prepared, backend_name, data, db_path):
-    fp32 = next((r for r in results if r["precision"] == "fp32" and r["status"] == "ok"), None)
+    fp32 = next((r for r in results if r["precision"] == "fp32" and r["status"] == STATUS_OK), None)
     base = fp32["top1"] if fp32 else None
     if base is None and db_path and os.path.exists(db_path):
         base = _stored_fp32(db_path, prepared, backend_name, data)
     for row in results:
-        if row["status"] == "ok" and base is not None:
+        if row["status"] == STATUS_OK and base is not None:
             row["delta_top1_vs_fp32"] = row["top1"] - base
 
 
@@ -326,7 +327,7 @@ def _print_accuracy(report):
             _fmt(row["top5"]),
             "-" if delta is None else "{:+.2f}".format(delta),
             _fmt(row["samples"], "{}"),
-            row["status"] if row["status"] == "ok" else "{}: {}".format(row["status"], row["error"]),
+            row["status"] if row["status"] == STATUS_OK else "{}: {}".format(row["status"], row["error"]),
         )
         for note in row["notes"]:
             text = "{}: {}".format(row["precision"], note)

@@ -19,7 +19,7 @@ import os
 import tempfile
 
 from edgebench._files import atomic_write_bytes, atomic_write_json, read_json
-from edgebench._helpers import first_line
+from edgebench._helpers import first_line, is_oom_text
 from edgebench.engines.base import Backend, EngineInfo, Session, precision_verdict
 from edgebench.errors import EdgebenchError, UnsupportedPrecision
 from edgebench.platform.versions import distribution_version, importable
@@ -176,7 +176,7 @@ class OnnxRuntimeBackend(Backend):
             text = first_line(exc)
             if spec.precision != "fp32" and ("NOT_IMPLEMENTED" in text or "Could not find an implementation" in text):
                 raise UnsupportedPrecision("{} on {}: {}".format(spec.precision, providers[0], text))
-            if "bad_alloc" in text or "Failed to allocate" in text:
+            if is_oom_text(text):
                 raise MemoryError(text)
             raise EdgebenchError("onnxruntime could not load {}: {}".format(model_path, text))
         prec = self.effective_precision(spec, model_path, providers)

@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, List, Optional
 
 from edgebench._files import atomic_write_json, sha256_file
 from edgebench.errors import ModelError
@@ -34,35 +36,33 @@ def default_cache_dir():
     return os.path.join(base, "edgebench")
 
 
+@dataclass
 class PreparedModel(object):
-    """A model ready to be built into engines. JSON round-trips (no pickle)."""
+    """A model ready to be built into engines: its ONNX file and counted figures. JSON round-trips (no pickle).
 
-    FIELDS = (
-        "name",
-        "source",
-        "onnx_path",
-        "onnx_sha256",
-        "inputs",
-        "params",
-        "macs",
-        "gops",
-        "uncounted_nodes",
-        "node_macs",
-        "family",
-        "top1",
-        "top5",
-        "top1_source",
-        "num_classes",
-        "weights",
-        "notes",
-    )
+    ``inputs``: [{name, shape (per image)}]; ``params``/``macs``/``gops`` counted on the ONNX graph;
+    ``node_macs`` MACs per MAC-bearing node (for the effective-precision verdict); ``top1``/``top5``/
+    ``top1_source`` the zoo's reference accuracy (None for user models); ``notes`` caveats carried
+    into every point.
+    """
 
-    def __init__(self, **kwargs):
-        for name in self.FIELDS:
-            setattr(self, name, kwargs.get(name))
-        self.inputs = list(self.inputs or [])
-        self.notes = list(self.notes or [])
-        self.node_macs = dict(self.node_macs or {})
+    name: str
+    source: str  # zoo | onnx
+    onnx_path: str
+    onnx_sha256: str
+    inputs: List[Dict[str, Any]] = field(default_factory=list)
+    params: Optional[int] = None
+    macs: Optional[int] = None
+    gops: Optional[float] = None
+    uncounted_nodes: List[str] = field(default_factory=list)
+    node_macs: Dict[str, int] = field(default_factory=dict)
+    family: Optional[str] = None
+    top1: Optional[float] = None
+    top5: Optional[float] = None
+    top1_source: Optional[str] = None
+    num_classes: Optional[int] = None
+    weights: Optional[str] = None
+    notes: List[str] = field(default_factory=list)
 
     @property
     def input_shape(self):
@@ -78,11 +78,17 @@ class PreparedModel(object):
         return ZOO.get(self.name)
 
     def to_dict(self):
-        return dict((name, getattr(self, name)) for name in self.FIELDS)
+        return dict((f.name, getattr(self, f.name)) for f in fields(self))
 
     @classmethod
     def from_dict(cls, data):
-        return cls(**dict((k, v) for k, v in data.items() if k in cls.FIELDS))
+        """From the JSON sidecar the preparing child wrote (keys it does not know are older fields)."""
+        known = set(f.name for f in fields(cls))
+        values = dict((k, v) for k, v in data.items() if k in known)
+        for name in ("inputs", "uncounted_nodes", "notes"):
+            values[name] = list(values.get(name) or [])
+        values["node_macs"] = dict(values.get("node_macs") or {})
+        return cls(**values)
 
 
 def _onnx_dir(cache_dir):

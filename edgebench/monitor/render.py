@@ -9,6 +9,8 @@ rich has no sparkline widget; :func:`sparkline` draws one with the eight block c
 """
 import math
 
+from edgebench.results.schema import STATUS_OK
+
 BLOCKS = u"\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
 MISSING = "-"
 
@@ -249,9 +251,9 @@ def results_table(rows, limit=8):
         return table
     for r in rows:
         status = r.get("status") or MISSING
-        if status == "ok" and r.get("stable") == 0:
+        if status == STATUS_OK and r.get("stable") == 0:
             status = "unstable"
-        cells = [str(r.get("point_key")), Text(status, style="green" if status == "ok" else "yellow"),
+        cells = [str(r.get("point_key")), Text(status, style="green" if status == STATUS_OK else "yellow"),
                  fmt_num(r.get("per_image_ms"), "{:.3f}"), fmt_num(r.get("images_per_s"), "{:.1f}"),
                  fmt_num(r.get("peak_rss_mb"), "{:.0f}")]
         if has_power:

@@ -12,6 +12,7 @@ import os
 from collections import OrderedDict
 
 from edgebench.analysis.fits import pareto_min_max
+from edgebench.analysis.paper import MEMORY_LABEL, PAPER, POWER_LABEL
 from edgebench.analysis.points import (
     accuracy_of,
     images_per_s_of,
@@ -20,6 +21,9 @@ from edgebench.analysis.points import (
     per_image_ms_of,
 )
 from edgebench.results.schema import STATUS_OK, STATUS_OOM
+
+PAPER_LOW_W = PAPER["net_power_w"] - PAPER["net_power_std_w"]
+PAPER_HIGH_W = PAPER["net_power_w"] + PAPER["net_power_std_w"]
 
 INSTALL_HINT = "pip install 'edgebench[report]'"
 
@@ -362,11 +366,11 @@ class Drawer(object):
 
     def power_vs_batch(self):
         def paper_band(ax):
-            ax.axhspan(11.8 - 0.7, 11.8 + 0.7, color="#D55E00", alpha=0.10, zorder=0)
+            ax.axhspan(PAPER_LOW_W, PAPER_HIGH_W, color="#D55E00", alpha=0.10, zorder=0)
             ax.text(
                 0.99,
                 0.01,
-                "band: paper (TX1) 11.8 +/- 0.7 W",
+                "band: paper (TX1) " + POWER_LABEL,
                 transform=ax.transAxes,
                 ha="right",
                 va="bottom",
@@ -457,11 +461,11 @@ class Drawer(object):
                 )
         ax.plot(
             [0, top],
-            [200, 200 + 1.3 * top],
+            [PAPER["memory_floor_mb"], PAPER["memory_floor_mb"] + PAPER["memory_slope_per_param_mb"] * top],
             color="#D55E00",
             linewidth=1.2,
             alpha=0.7,
-            label="paper (TX1): 200 MB + 1.30 x params MB",
+            label="paper (TX1): " + MEMORY_LABEL,
         )
         ax.set_xlabel("parameter size (MB, params x bytes per parameter)")
         ax.set_ylabel("static memory (MB, before the knee)")
@@ -564,7 +568,7 @@ class Drawer(object):
             linestyle="--",
             label="mean {:.2f} W".format(agg["mean_net_power_w"]),
         )
-        ax.axhspan(11.8 - 0.7, 11.8 + 0.7, color="#D55E00", alpha=0.12, label="paper (TX1): 11.8 +/- 0.7 W")
+        ax.axhspan(PAPER_LOW_W, PAPER_HIGH_W, color="#D55E00", alpha=0.12, label="paper (TX1): " + POWER_LABEL)
         ax.set_xscale("log")
         ax.set_xlabel("G-Ops per image (log)")
         ax.set_ylabel("net power at the largest feasible batch (W)")

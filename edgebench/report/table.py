@@ -1,4 +1,5 @@
 """The sweep's end-of-run summary table (rich)."""
+from edgebench.results.schema import STATUS_CRASHED, STATUS_ERROR, STATUS_OK, STATUS_TIMEOUT
 
 
 def _fmt(value, spec="{:.2f}", missing="-"):
@@ -71,12 +72,13 @@ def summary_table(rows, title="edgebench sweep"):
     notes = []
     for r in rows:
         status = r.get("status") or "-"
-        if status == "ok":
-            status_text = Text("ok", style="green")
+        if status == STATUS_OK:
+            status_text = Text(STATUS_OK, style="green")
             if r.get("stable") == 0:
                 status_text = Text("unstable", style="yellow")
         else:
-            status_text = Text(status, style="red" if status in ("crashed", "error", "timeout") else "magenta")
+            failed = status in (STATUS_CRASHED, STATUS_ERROR, STATUS_TIMEOUT)
+            status_text = Text(status, style="red" if failed else "magenta")
         cv = r.get("latency_cv")
         cv_text = Text(_fmt(cv * 100 if cv is not None else None, "{:.1f}%"),
                        style="yellow" if r.get("stable") == 0 else "")
@@ -103,7 +105,7 @@ def summary_table(rows, title="edgebench sweep"):
         reason = r.get("error") if status != "ok" else r.get("note")
         if reason:
             notes.append("{} {} b{}: {}".format(r.get("model"), precision_label(r), r.get("batch_size"), reason))
-        if status == "ok" and r.get("power_flags"):
+        if status == STATUS_OK and r.get("power_flags"):
             notes.append("{} {} b{} power: {}".format(r.get("model"), precision_label(r), r.get("batch_size"),
                                                       r["power_flags"]))
     if has_power:

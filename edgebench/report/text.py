@@ -6,6 +6,8 @@ A table is a dict: ``title``, ``headers``, ``rows`` (lists of already formatted 
 
 import math
 
+from edgebench.analysis.paper import MEMORY_LABEL, PAPER, POWER_LABEL
+
 
 def fmt(value, digits=3):
     """A number for a table: None -> "-", otherwise ``digits`` significant figures."""
@@ -108,7 +110,7 @@ def analyze_tables(summary):
         )
     tables.append(
         _table(
-            "Static memory vs parameter size (paper: 200 MB floor + 1.30 x parameter MB)",
+            "Static memory vs parameter size (paper: {})".format(MEMORY_LABEL),
             ["backend", "precision", "floor MB", "slope", "R2", "models", "notes"],
             rows,
             [mvp.get("reason")]
@@ -160,11 +162,13 @@ def analyze_tables(summary):
             )
         agg = p["across_models"]
         notes = [
-            "across models: {} +/- {} W net (n={}){}; paper: 11.8 +/- 0.7 W over 1.30 W idle".format(
+            "across models: {} +/- {} W net (n={}){}; paper: {} over {:.2f} W idle".format(
                 fmt(agg["mean_net_power_w"]),
                 fmt(agg["std_net_power_w"]),
                 agg["n_models"],
                 " SIMULATED" if agg.get("simulated") else "",
+                POWER_LABEL,
+                PAPER["idle_power_w"],
             )
         ]
         if p.get("idle_power_w") is not None:

@@ -12,6 +12,7 @@ from edgebench.cliutil import (
     positive_int,
 )
 from edgebench.errors import UsageError
+from edgebench.results.schema import STATUS_OK
 
 
 def batches_arg(text):
@@ -264,7 +265,7 @@ def _run_with_progress(session, err):
         def on_point(row):
             rows.append(row)
             progress.advance(task)
-            if row["status"] == "ok":
+            if row["status"] == STATUS_OK:
                 msg = "{} {:>9.3f} ms/image {:>9.1f} images/s".format(
                     row["point_key"], row["per_image_ms"], row["images_per_s"])
             else:

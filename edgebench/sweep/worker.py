@@ -19,6 +19,7 @@ import sys
 import time
 
 from edgebench._helpers import first_line, is_oom_text
+from edgebench.results import schema
 
 EXIT_OK = 0
 
@@ -149,17 +150,17 @@ def measure(job):
                 len(durations), job.iterations
             )
             result["note"] = "; ".join(n for n in (result.get("note"), extra) if n)
-        result["status"] = "ok"
+        result["status"] = schema.STATUS_OK
     except UnsupportedPrecision as exc:
-        result.update(status="unsupported", error=str(exc))
+        result.update(status=schema.STATUS_UNSUPPORTED, error=str(exc))
     except MemoryError as exc:
-        result.update(status="oom", error="out of memory: {}".format(str(exc) or "allocation failed"))
+        result.update(status=schema.STATUS_OOM, error="out of memory: {}".format(str(exc) or "allocation failed"))
     except EdgebenchError as exc:
-        status = "oom" if is_oom_text(str(exc)) else "error"
+        status = schema.STATUS_OOM if is_oom_text(str(exc)) else schema.STATUS_ERROR
         result.update(status=status, error=str(exc))
     except Exception as exc:  # a vendor exception that escaped its backend: record, don't crash
         text = "{}: {}".format(type(exc).__name__, first_line(exc, width=500, default=""))
-        result.update(status="oom" if is_oom_text(text) else "error", error=text[:500])
+        result.update(status=schema.STATUS_OOM if is_oom_text(text) else schema.STATUS_ERROR, error=text[:500])
     finally:
         if session is not None:
             session.close()
@@ -183,10 +184,10 @@ def main(argv=None):
     try:
         result = measure(job)
     except MemoryError:
-        result = {"status": "oom", "error": "out of memory while starting the worker"}
+        result = {"status": schema.STATUS_OOM, "error": "out of memory while starting the worker"}
     except Exception as exc:  # e.g. an ImportError because a shared library could not be mapped
         text = "{}: {}".format(type(exc).__name__, exc)
-        status = "oom" if is_oom_text(text) else "error"
+        status = schema.STATUS_OOM if is_oom_text(text) else schema.STATUS_ERROR
         result = {"status": status, "error": "worker failed to start: " + text[:400]}
     data = json.dumps(result, allow_nan=True).encode("utf-8")  # the parent checks it (WorkerResult.from_json)
     with os.fdopen(args.result_fd, "wb") as out:
