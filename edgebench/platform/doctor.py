@@ -498,7 +498,8 @@ def precision_support(board):
 def find_power_sources(root=None):
     """Cheap probe of power sensors: which driver directories exist. Does not read a sensor."""
     sources = []
-    drivers = (("ina3221x", "ina3221x (JetPack 4 iio driver)"), ("ina3221", "ina3221 (hwmon driver)"))
+    drivers = (("ina3221x", "ina3221x (JetPack 4 iio driver)"), ("ina3221", "ina3221 (hwmon driver)"),
+               ("ina238", "ina238 (hwmon driver, Thor carrier board input)"))
     for driver, kind in drivers:
         path = "/sys/bus/i2c/drivers/" + driver
         devices = sysfs.glob_board(root, path + "/*-*")
