@@ -9,6 +9,10 @@ Real pip, real PyPI (``--isolated``: this machine's find-links and local indexes
   and that Python) must resolve. ``X`` is the patch release JetPack's Ubuntu ships (3.6.9, 3.8.10,
   3.10.12): rich 12.6.0 declares ``Requires-Python >=3.6.3``, so a bare ``--python-version 36``
   (= 3.6.0) reports a failure no board has;
+* the same with the platform tags pip on the board itself accepts (``manylinux_2_17`` up to the
+  glibc of JetPack's Ubuntu: 2.27, 2.31, 2.35, 2.39 for JetPack 4.6, 5, 6, 7), which is what a
+  board really picks (onnxruntime's newer aarch64 wheels are ``manylinux_2_27``/``_2_28`` only,
+  so manylinux2014 alone falls back to onnxruntime 1.16.3 on 3.8/3.10 and finds none for 3.12);
 * a plain ``pip install -e .`` into a bare Python 3.6 venv installs wheels only and
   ``edgebench sweep --model X.onnx`` runs.
 
@@ -27,6 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipcheck  # noqa: E402
 
 BOARD_PYTHONS = (("3.6", "3.6.9"), ("3.8", "3.8.10"), ("3.10", "3.10.12"))
+# (Python, its patch release on the board, glibc minor of JetPack's Ubuntu): 18.04, 20.04, 22.04, 24.04
+JETPACK_BOARDS = (("3.6", "3.6.9", 27), ("3.8", "3.8.10", 31), ("3.10", "3.10.12", 35), ("3.12", "3.12.3", 39))
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +47,7 @@ def pypi():
 
 
 def _interpreter(version):
-    env_var = {"3.6": "PYTHON36", "3.8": "PYTHON38", "3.10": "PYTHON310"}[version]
+    env_var = {"3.6": "PYTHON36", "3.8": "PYTHON38", "3.10": "PYTHON310", "3.12": "PYTHON312"}[version]
     found = pipcheck.find_interpreter(version, env_var)
     if not found:
         pytest.fail("no Python {} interpreter: install it (pyenv install {}) or set {}".format(
@@ -103,6 +109,21 @@ def test_aarch64_core_resolves_to_manylinux2014_wheels(version, full_version, py
     missing = [name for name in _requirement_names(reqs) if name not in picked]
     assert missing == [], "resolved without: {}".format(missing)
     assert all("aarch64" in f or f.endswith("-none-any.whl") for f in picked.values()), picked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version,full_version,glibc_minor", JETPACK_BOARDS)
+def test_aarch64_core_resolves_with_the_tags_the_board_accepts(version, full_version, glibc_minor, pypi, tmp_path):
+    python = pipcheck.pip_venv(_interpreter(version))
+    reqs = pipcheck.requirements_for(pipcheck.core_requirements(), version, machine="aarch64")
+    platforms = []
+    for minor in range(glibc_minor, 16, -1):
+        platforms += ["--platform", "manylinux_2_{}_aarch64".format(minor)]
+    code, out = pipcheck.pip_download(python, tmp_path / "d", ["--only-binary=:all:"] + platforms + [
+        "--platform", "manylinux2014_aarch64", "--python-version", full_version, "--implementation", "cp"] + reqs)
+    assert code == 0, out[-4000:]
+    picked = pipcheck.downloaded(str(tmp_path / "d"))
+    assert [name for name in _requirement_names(reqs) if name not in picked] == []
 
 
 @pytest.mark.slow
