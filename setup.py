@@ -9,16 +9,28 @@ VERSION = re.search(
     r'^__version__ = "([^"]+)"', (HERE / "edgebench" / "__init__.py").read_text(), re.M
 ).group(1)
 
-# The core must install on the boards themselves: JetPack 4.6 (TX1, Nano) is CPython 3.6 on aarch64,
-# where numpy 1.19.5, scipy 1.5.4, onnx 1.11.0, onnxruntime 1.10.0 and rich 12.6 are the newest wheels.
+# The core must install from wheels on every JetPack Python, on the board (aarch64) and on a host
+# (x86_64): JetPack 4.6 (TX1, Nano) is CPython 3.6, JetPack 5 is 3.8, JetPack 6 is 3.10. pip skips a
+# release whose Requires-Python excludes the interpreter, but a release that still accepts it and
+# publishes only an sdist for it is *picked* and built from source (onnx 1.12.0 on 3.6: cmake and an
+# hour on a Nano, or a failure). Each requirement below was checked with the real pip on 3.6, 3.8
+# and 3.10 (x86_64, and aarch64 via --platform): tests/install/test_wheel_resolution.py (CI).
+# Newest wheels on CPython 3.6, by requirement: numpy 1.19.5, scipy 1.5.4, onnx 1.11.0, onnxruntime
+# 1.10.0, protobuf 3.19.6, pillow 8.4.0, rich 12.6.0, tomli 1.2.3, psutil 7.x (cp36-abi3).
 CORE = [
     "numpy>=1.19.5",
     "scipy>=1.5.4",
     "rich>=12.6",
     "pyserial>=3.5",
-    "onnx>=1.11.0",
+    # onnx 1.12.0 still accepts 3.6 but has no cp36 wheel (sdist only): cap it there.
+    'onnx>=1.11.0,<1.12; python_version < "3.7"',
+    'onnx>=1.11.0; python_version >= "3.7"',
     "onnxruntime>=1.10.0",
-    "protobuf>=3.12.2",
+    # protobuf 3.19.6 is the last for 3.6. The cap says so up front: protobuf 4.21.0's wheel declares
+    # Requires-Python >=3.7 only in its metadata (not on the index), and pip 21.3 on 3.6 stops at it
+    # ("requires a different Python") instead of trying an older one when it is the only candidate
+    'protobuf>=3.12.2,<3.20; python_version < "3.7"',
+    'protobuf>=3.12.2; python_version >= "3.7"',
     # int8 calibration from image folders, and folder-per-class accuracy data (cp36 aarch64 wheels: 8.4)
     "pillow>=8.4",
     # onnxruntime < 1.12's quantization tools import six without declaring it

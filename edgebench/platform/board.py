@@ -58,6 +58,13 @@ JETPACK_BY_L4T = {
     "36.4.2": ("6.1 (rev. 1)", "sources disagree: 6.1 rev. 1, 6.1.1 or 6.2"),
     "36.4.3": ("6.2", None),
     "36.4.4": ("6.2.1", None),
+    "36.5.0": ("6.2.2", "one source only (a project table read off NVIDIA's JetPack archive)"),
+    # JetPack 7 (Thor, Ubuntu 24.04): JetPack 7.0 is Jetson Linux 38.2 (NVIDIA's Thor developer kit
+    # guide; jetson-stats patches for Thor add 38.2.0/38.2.1 -> 7.0); 38.4 and 39.2 from one table.
+    "38.2.0": ("7.0", None),
+    "38.2.1": ("7.0", None),
+    "38.4.0": ("7.1", "one source only (a project table read off NVIDIA's JetPack archive)"),
+    "39.2.0": ("7.2", "one source only (a project table read off NVIDIA's JetPack archive)"),
 }
 
 
@@ -67,7 +74,11 @@ class Soc(object):
     ``fast_fp16``/``fast_int8`` follow the TensorRT hardware precision matrix (compute capability
     5.3 and 6.2: FP16 yes, INT8 no; 7.2 and 8.7: both, with tensor cores) and MathWorks' GPU Coder
     notes ("compute capability of 6.2 does not support INT8 precision"). torch2trt's docs table
-    marks TX2 INT8 as supported; we follow NVIDIA's matrix (no DP4A on sm_62).
+    marks TX2 INT8 as supported; we follow NVIDIA's matrix (no DP4A on sm_62). Thor's Blackwell GPU
+    reports compute capability 11.0 under CUDA 13 (deviceQuery in NVIDIA's Jetson AGX Thor developer
+    kit guide, docs.nvidia.com/jetson/agx-thor-devkit/user-guide/latest/setup_cuda.html; it was
+    sm_101 before CUDA 13 renumbered it) and has fifth-generation tensor cores: fp16 and int8 fast
+    (and fp8/fp4, which edgebench does not build).
     """
 
     def __init__(self, name, gpu_arch, compute_capability, fast_fp16, fast_int8, chip_id):
@@ -88,13 +99,20 @@ SOCS = {
     "tegra186": Soc("tegra186", "Pascal", "6.2", True, False, 0x18),  # TX2, TX2 NX
     "tegra194": Soc("tegra194", "Volta", "7.2", True, True, 0x19),  # AGX Xavier, Xavier NX
     "tegra234": Soc("tegra234", "Ampere", "8.7", True, True, 0x23),  # AGX Orin, Orin NX/Nano
+    # AGX Thor (JetPack 7); its tegra_chip_id was not found in a public source, so none is matched
+    "tegra264": Soc("tegra264", "Blackwell", "11.0", True, True, None),
 }
-SOC_BY_CHIP_ID = {soc.chip_id: soc.name for soc in SOCS.values()}
+SOC_BY_CHIP_ID = {soc.chip_id: soc.name for soc in SOCS.values() if soc.chip_id is not None}
 
-# (substring of the lower-cased model string, board name); first match wins, so the more specific
-# spellings come first. "Jetson-AGX" is what AGX Xavier's device tree calls itself.
+# (substring of the lower-cased model string, or a tuple of substrings that must all appear, board
+# name); first match wins, so the more specific spellings come first. "Jetson-AGX" is what AGX
+# Xavier's device tree calls itself; the Orin Nano Super developer kit's model string is "NVIDIA
+# Jetson Orin Nano Engineering Reference Developer Kit Super" (as users' `cat
+# /proc/device-tree/model` shows), Thor's "NVIDIA Jetson AGX Thor Developer Kit".
 BOARD_NAMES = (
     ("agx thor", "Jetson AGX Thor"),
+    ("thor", "Jetson AGX Thor"),
+    (("orin nano", "super"), "Jetson Orin Nano Super"),
     ("orin nano", "Jetson Orin Nano"),
     ("orin nx", "Jetson Orin NX"),
     ("agx orin", "Jetson AGX Orin"),
@@ -120,6 +138,8 @@ SOC_BY_BOARD = {
     "Jetson AGX Orin": "tegra234",
     "Jetson Orin NX": "tegra234",
     "Jetson Orin Nano": "tegra234",
+    "Jetson Orin Nano Super": "tegra234",
+    "Jetson AGX Thor": "tegra264",
 }
 
 _RELEASE_RE = re.compile(r"#\s*R(\d+)\s*\(release\)\s*,\s*REVISION:\s*(\d+(?:\.\d+)*)", re.IGNORECASE)
@@ -190,7 +210,8 @@ def board_name(model):
         return None
     lowered = model.lower()
     for needle, name in BOARD_NAMES:
-        if needle in lowered:
+        needles = needle if isinstance(needle, tuple) else (needle,)
+        if all(part in lowered for part in needles):
             return name
     return None
 

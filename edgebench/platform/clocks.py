@@ -12,6 +12,12 @@
 * :class:`ClockLock` implements ``--lock-clocks``: ``jetson_clocks --store FILE`` then
   ``jetson_clocks``; later ``jetson_clocks --restore FILE``. Commands go through an injectable
   runner, so tests use a fake ``jetson_clocks`` script on ``PATH`` (never one in ``/usr/bin``).
+  When jetson-stats' service is running and this user may use it, the lock goes through it
+  instead (:mod:`edgebench.platform.jetson_stats`): its service is root, so an unprivileged
+  process (the agent) can pin the clocks; restoring stops jetson_clocks only if this run started it.
+* :class:`PowerMode` implements a power-mode switch for a run (``--power-mode MODE``): through
+  jetson-stats' service when it is running, else ``nvpmodel -m ID`` (root); the previous mode is
+  put back afterwards.
 """
 import logging
 import os
@@ -279,18 +285,34 @@ class ClockLock(object):
     ``runner(argv) -> CommandResult`` runs the commands (default :func:`run_command`).
     """
 
-    def __init__(self, store_path=None, runner=None, binary=None):
+    def __init__(self, store_path=None, runner=None, binary=None, use_jtop=None):
         self.store_path = str(store_path or default_store_path())
         self.runner = runner or run_command
         self._binary = binary
         self.locked = False
         self.reused_store = False
         self.commands = []
+        # None: through jetson-stats when its service is usable (and no runner/binary was injected)
+        self.use_jtop = use_jtop if use_jtop is not None else (runner is None and binary is None)
+        self.via = None  # "jetson_clocks" or "jtop" once locked
+        self._jtop = None
+
+    def _jtop_usable(self):
+        if not self.use_jtop:
+            return False
+        from edgebench.platform import jetson_stats
+
+        return jetson_stats.usable()
 
     @property
     def binary(self):
+        """jetson_clocks' path (checked before a sweep); jtop's socket when only jtop can lock."""
         if self._binary is None:
             self._binary = find_binary("jetson_clocks")
+            if self._binary is None and self._jtop_usable():
+                from edgebench.platform import jetson_stats
+
+                self._binary = jetson_stats.service_status()["socket"]
             if self._binary is None:
                 raise ClockLockError(
                     "jetson_clocks not found on PATH or in /usr/bin: --lock-clocks works only on a "
@@ -309,13 +331,16 @@ class ClockLock(object):
         if not result.ok:
             detail = (result.stderr or result.stdout).strip().splitlines()
             detail = detail[-1] if detail else "exit status {}".format(result.returncode)
-            hint = "rerun as root (sudo)" if os.geteuid() != 0 else "check the message above"
+            hint = ("rerun as root (sudo), or install jetson-stats (its service pins the clocks for the jtop "
+                    "group)") if os.geteuid() != 0 else "check the message above"
             raise ClockLockError("{} failed: {}; {} or drop --lock-clocks".format(
                 " ".join(argv), detail, hint))
         return result
 
     def lock(self):
         """Store the current clocks (unless a stored state is pending) and pin them to maximum."""
+        if self._jtop_usable():
+            return self._lock_via_jtop()
         directory = os.path.dirname(self.store_path)
         if directory and not os.path.isdir(directory):
             os.makedirs(directory)
@@ -327,11 +352,37 @@ class ClockLock(object):
             self._run("--store", self.store_path)
         self._run()
         self.locked = True
+        self.via = "jetson_clocks"
+        return self
+
+    def _lock_via_jtop(self):
+        from edgebench.platform import jetson_stats
+
+        control = jetson_stats.JtopControl(lock_clocks=True)
+        try:
+            control.apply()
+        except jetson_stats.JtopUnavailable as err:
+            raise ClockLockError("--lock-clocks through jetson-stats: {}; or drop --lock-clocks".format(err))
+        self._jtop = control
+        self.locked = True
+        self.via = "jtop"
+        self.commands.append(["jtop", "jetson_clocks", "on" if control.changed else "already on"])
         return self
 
     def restore(self):
         """Put back the stored clocks and forget the stored state. Safe to call twice."""
         if not self.locked:
+            return
+        if self.via == "jtop":
+            from edgebench.platform import jetson_stats
+
+            try:
+                self._jtop.restore()
+            except jetson_stats.JtopUnavailable as err:
+                raise ClockLockError("could not restore the clocks through jetson-stats: {}; run: sudo "
+                                     "jetson_clocks --restore (or reboot)".format(err))
+            finally:
+                self.locked = False
             return
         self._run("--restore", self.store_path)
         self.locked = False
@@ -342,6 +393,98 @@ class ClockLock(object):
 
     def __enter__(self):
         return self.lock()
+
+    def __exit__(self, exc_type, exc, tb):
+        self.restore()
+        return False
+
+
+# -- --power-mode -------------------------------------------------------------------------------------
+
+class PowerModeError(EdgebenchError):
+    """The power mode cannot be set (or put back); the message says what to do instead."""
+
+
+class PowerMode(object):
+    """Switch the nvpmodel power mode for a run and put the previous one back afterwards.
+
+    ``mode`` is an id (``0``) or a name (``MAXN``, case-insensitive). Through jetson-stats' service
+    when it is running and usable (unprivileged callers such as the agent), else ``nvpmodel -m ID``
+    through ``runner`` (needs root). ``apply()`` raises :class:`PowerModeError` before anything is
+    measured; ``restore()`` is safe to call twice. Also a context manager.
+    """
+
+    def __init__(self, mode, root=None, runner=None, use_jtop=None):
+        self.mode = mode
+        self.root = root
+        self.runner = runner or run_command
+        self.use_jtop = use_jtop if use_jtop is not None else runner is None
+        self.via = None
+        self.previous_id = None
+        self.target_id = None
+        self._jtop = None
+
+    def apply(self):
+        from edgebench.platform import jetson_stats
+
+        if self.use_jtop and jetson_stats.usable():
+            control = jetson_stats.JtopControl(power_mode=self.mode)
+            try:
+                control.apply()
+            except jetson_stats.JtopUnavailable as err:
+                raise PowerModeError("--power-mode through jetson-stats: {}".format(err))
+            self._jtop, self.via = control, "jtop"
+            self.previous_id = control.before.get("power_mode")
+            return self
+        current = read_power_mode(self.root, runner=self.runner, use_binary=True)
+        if current is None:
+            raise PowerModeError("no nvpmodel here (nvpmodel -q gave nothing): --power-mode works only on a "
+                                 "Jetson; drop it")
+        names = [current["modes"][key] for key in sorted(current["modes"], key=int)]
+        try:
+            self.target_id = jetson_stats.resolve_mode(self.mode, names)
+        except jetson_stats.JtopUnavailable as err:
+            raise PowerModeError(str(err))
+        self.previous_id, self.via = current["id"], "nvpmodel"
+        if self.target_id != self.previous_id:
+            self._set(self.target_id)
+        return self
+
+    def _set(self, mode_id):
+        binary = find_binary("nvpmodel") or "nvpmodel"
+        try:
+            result = self.runner([binary, "-m", str(mode_id)])
+        except OSError as err:
+            raise PowerModeError("could not run nvpmodel: {}; drop --power-mode".format(err))
+        if not result.ok:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise PowerModeError("nvpmodel -m {} failed: {}; rerun as root (sudo), or install jetson-stats "
+                                 "(its service sets the mode for the jtop group)".format(
+                                     mode_id, detail[-1] if detail else "exit status {}".format(result.returncode)))
+        now = read_power_mode(self.root, runner=self.runner, use_binary=True)
+        if now is None or now["id"] != mode_id:
+            raise PowerModeError("nvpmodel still reports mode {} after nvpmodel -m {} (a change of online "
+                                 "CPU cores needs a reboot): sudo nvpmodel -m {} and reboot".format(
+                                     None if now is None else now["id"], mode_id, mode_id))
+
+    def restore(self):
+        if self.via == "jtop":
+            from edgebench.platform import jetson_stats
+
+            try:
+                self._jtop.restore()
+            except jetson_stats.JtopUnavailable as err:
+                raise PowerModeError("could not put the power mode back through jetson-stats: {}; run: sudo "
+                                     "nvpmodel -m {}".format(err, self.previous_id))
+            finally:
+                self.via = None
+        elif self.via == "nvpmodel":
+            self.via = None
+            if self.previous_id is not None and self.previous_id != self.target_id:
+                self._set(self.previous_id)
+
+    def __enter__(self):
+        return self.apply()
 
     def __exit__(self, exc_type, exc, tb):
         self.restore()

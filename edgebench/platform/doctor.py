@@ -5,7 +5,9 @@ whether it applies here (the nvpmodel check does not apply to a laptop), ``show(
 :class:`CheckResult` with a level (ok, info, warning, error), what was found, and the command that
 fixes a problem. ``doctor`` exits 0 when no check reports an error. Nothing here imports a vendor
 library: packages are probed with ``importlib.util.find_spec`` and their metadata, and power sensors
-only by the presence of their sysfs directories (the readers live in ``edgebench.power``).
+only by the presence of their sysfs directories (the readers live in ``edgebench.power``). The one
+exception is the optional ``jtop`` check: when jetson-stats' service is running it connects through
+:mod:`edgebench.platform.jetson_stats` to show jtop's board power next to edgebench's.
 
 ``edgebench doctor --json`` prints one object (``schema_version`` 1):
 
@@ -70,8 +72,10 @@ class CheckResult(object):
 class DoctorContext(object):
     """Facts shared by the checks, gathered once."""
 
-    def __init__(self, root=None, runner=None):
+    def __init__(self, root=None, runner=None, use_jtop=None):
         self.root = resolve_root(root)
+        # jtop's service describes the real board only, so a fake tree (--root) does not ask it
+        self.use_jtop = sysfs.is_real_root(root) if use_jtop is None else use_jtop
         self.board = detect_board(root, runner=runner)
         self.jetson = self.board is not None
         self.host = describe_host(root)
@@ -462,6 +466,59 @@ class GpuLoadCheck(Check):
 
 
 # Order is the order of the report. Identity first, then software, then the machine's live state.
+class JtopCheck(Check):
+    """jetson-stats, when installed: is its service there, and its board power next to ours."""
+
+    name, title = "jtop", "jetson-stats (jtop)"
+
+    def available(self):
+        return self.ctx.jetson or jtop_status()["installed"]
+
+    def show(self):
+        return jtop_check(self.ctx)
+
+
+def jtop_status():
+    from edgebench.platform import jetson_stats
+
+    return jetson_stats.service_status()
+
+
+def jtop_check(ctx):
+    """The :class:`JtopCheck` result: optional, so never worse than a warning."""
+    from edgebench.platform import jetson_stats
+
+    status = jtop_status()
+    if not status["installed"]:
+        return CheckResult(INFO, "not installed (optional: lets the unprivileged agent lock clocks and set "
+                           "the power mode)", "sudo pip3 install -U jetson-stats && sudo usermod -aG jtop $USER")
+    version = "jetson-stats {}".format(status["version"] or "(unknown version)")
+    if not status["running"] or not status["accessible"]:
+        return CheckResult(WARNING, "{} installed, service not usable".format(version), status["reason"],
+                           details=status)
+    if not ctx.use_jtop:
+        return CheckResult(INFO, "{}, service running (not asked: --root is not this board)".format(version),
+                           details=status)
+    from edgebench.power.ina3221 import INA3221Source
+
+    try:
+        with jetson_stats.JtopSession() as session:
+            jtop_power = session.board_power()
+    except jetson_stats.JtopUnavailable as err:
+        return CheckResult(WARNING, "{}, service running but not answering".format(version), str(err),
+                           details=status)
+    listed = INA3221Source.list_rails(ctx.root)
+    rails_w = {rail["rail"]: rail["power_mw"] / 1000.0 for rail in listed["rails"] if rail["power_mw"] is not None}
+    comparison = jetson_stats.compare_board_power(jtop_power, rails_w, listed["board_rails"], listed["board_rule"])
+    details = dict(status, power=comparison)
+    if comparison["jtop_w"] is None or comparison["edgebench_w"] is None:
+        return CheckResult(INFO, "{}, service running; no board power to compare".format(version), details=details)
+    state = "{}, service running; board power: jtop {:.2f} W ({}), edgebench {:.2f} W; {:+.2f} W: {}".format(
+        version, comparison["jtop_w"], " + ".join(comparison["jtop_rails"]), comparison["edgebench_w"],
+        comparison["difference_w"], comparison["explanation"])
+    return CheckResult(OK, state, details=details)
+
+
 CHECKS = (
     BoardCheck,
     JetPackCheck,
@@ -483,6 +540,7 @@ CHECKS = (
     MemoryCheck,
     ThermalCheck,
     GpuLoadCheck,
+    JtopCheck,
 )
 
 
@@ -498,7 +556,8 @@ def precision_support(board):
 def find_power_sources(root=None):
     """Cheap probe of power sensors: which driver directories exist. Does not read a sensor."""
     sources = []
-    drivers = (("ina3221x", "ina3221x (JetPack 4 iio driver)"), ("ina3221", "ina3221 (hwmon driver)"))
+    drivers = (("ina3221x", "ina3221x (JetPack 4 iio driver)"), ("ina3221", "ina3221 (hwmon driver)"),
+               ("ina238", "ina238 (hwmon driver, Thor carrier board input)"))
     for driver, kind in drivers:
         path = "/sys/bus/i2c/drivers/" + driver
         devices = sysfs.glob_board(root, path + "/*-*")
@@ -527,9 +586,12 @@ def run_checks(context):
     return results
 
 
-def diagnose(root=None, runner=None):
-    """Run every check; return the documented JSON-safe report (see :func:`report_keys`)."""
-    context = DoctorContext(root, runner=runner)
+def diagnose(root=None, runner=None, use_jtop=None):
+    """Run every check; return the documented JSON-safe report (see :func:`report_keys`).
+
+    ``use_jtop``: ask jetson-stats' service (default: only on the real root).
+    """
+    context = DoctorContext(root, runner=runner, use_jtop=use_jtop)
     results = run_checks(context)
     errors = sum(1 for _, result in results if result.level == ERROR)
     warnings = sum(1 for _, result in results if result.level == WARNING)

@@ -12,6 +12,13 @@ Two driver generations:
   ("sum of shunt voltages") and rails labelled ``NC`` are skipped; ``hwmon<N>`` is globbed because
   its number is not stable.
 
+Jetson AGX Thor adds a carrier-board INA238 (mainline ``ina238`` hwmon driver, Documentation/hwmon/
+ina238.rst: ``in1_input`` bus mV, ``curr1_input`` mA, ``power1_input`` µW; no label file). It is
+found like jetson-stats finds it (an i2c device whose ``name`` contains ``ina238``, then its
+``hwmon/hwmon<N>``) and read as one rail named ``VIN`` -- jetson-stats' name for it -- by the same
+mV x mA path as the INA3221 hwmon rails (``power1_input`` is the chip's own product of the same
+two registers). :mod:`edgebench.power.rails` makes ``VIN`` the board input on its own.
+
 Several devices per board are read together (TX1/TX2 carrier monitors, AGX Xavier, AGX Orin).
 Files are opened once and re-read with ``os.pread`` (no reopen per sample). Board input follows
 :mod:`edgebench.power.rails`. URL: ``ina3221`` (all rails), ``ina3221:RAIL`` (one rail),
@@ -32,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 IIO_DRIVER_DIR = "/sys/bus/i2c/drivers/ina3221x"
 HWMON_DRIVER_DIR = "/sys/bus/i2c/drivers/ina3221"
+INA238_DRIVER_DIR = "/sys/bus/i2c/drivers/ina238"
+I2C_DEVICES_DIR = "/sys/bus/i2c/devices"
+INA238_RAIL = "VIN"
 SUM_CHANNEL = 7
 MAX_RATE_HZ = 1000.0
 READ_SIZE = 32
@@ -257,6 +267,34 @@ def _hwmon_channels(root, notes):
     return found
 
 
+def _ina238_device_dirs(root):
+    """Board paths of INA238 i2c devices: under the driver, or any i2c device named ``ina238``."""
+    found = {}
+    for device_dir in glob_board(root, INA238_DRIVER_DIR + "/*-*"):
+        found.setdefault(_device_name(device_dir), device_dir)
+    for device_dir in glob_board(root, I2C_DEVICES_DIR + "/*"):
+        if "ina238" in (read_text(root, device_dir + "/name") or "").lower():
+            found.setdefault(_device_name(device_dir), device_dir)
+    return [found[name] for name in sorted(found, key=natural_key)]
+
+
+def ina238_channels(root, notes):
+    """The Thor carrier INA238 as :class:`Channel` ``VIN`` (mV x mA), one per device found."""
+    found = []
+    for device_dir in _ina238_device_dirs(root):
+        for hwmon_dir in glob_board(root, device_dir + "/hwmon/hwmon*"):
+            reason = _probe_readable(root, hwmon_dir, ["in1_input", "curr1_input"])
+            if reason:
+                notes.append("skipped {} ({}): {}".format(INA238_RAIL, _device_name(device_dir), reason))
+                continue
+            found.append(Channel(
+                INA238_RAIL, "ina238", _device_name(device_dir), 1, hwmon_dir,
+                voltage_file="in1_input", current_file="curr1_input",
+                warn_file="curr1_max", crit_file=None,
+            ))
+    return found
+
+
 class Discovery(object):
     """What :func:`discover` found: ``channels`` (sorted), skip ``notes`` and per-device settings."""
 
@@ -273,7 +311,7 @@ class Discovery(object):
 def discover(root=None):
     """Find every readable INA3221 rail under ``root`` (both driver generations)."""
     notes = []
-    channels = _iio_channels(root, notes) + _hwmon_channels(root, notes)
+    channels = _iio_channels(root, notes) + _hwmon_channels(root, notes) + ina238_channels(root, notes)
     channels.sort(key=lambda c: (natural_key(c.device), c.channel))
     seen = {}
     for chan in channels:

@@ -1,5 +1,9 @@
 """Which rails make up board input power, by each Jetson board's real rule.
 
+* Jetson AGX Thor (JetPack 7): the carrier board's INA238 measures ``VIN``, the whole system input
+  (module and carrier). It *replaces* the module's INA3221 rails (VDD_GPU, VDD_CPU_SOC_MSS,
+  VIN_SYS_5V0), never adds to them -- as jetson-stats 7.x does (``total_power`` prefers ``VIN``
+  over ``POM_5V_IN``/``VDD_IN``, rbonghi/jetson_stats jtop/core/power.py, PR #900).
 * A rail that measures the module input (``POM_5V_IN`` on the Nano, ``VDD_IN`` on TX1, TX2,
   Xavier NX, Orin NX/Nano) *is* board input: its sub-rails are never added on top.
 * AGX Xavier has no input rail: board input is the sum of its six rails
@@ -12,6 +16,7 @@ Module rails exclude the carrier board on every Jetson; an external probe at the
 measures more.
 """
 
+SYSTEM_INPUT_RAIL = "VIN"  # Thor's carrier INA238
 INPUT_RAILS = ("POM_5V_IN", "VDD_IN")
 AGX_XAVIER_RAILS = ("GPU", "CPU", "SOC", "CV", "VDDRQ", "SYS5V")
 AGX_ORIN_RAILS = ("VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0")
@@ -34,6 +39,12 @@ def board_input_rule(rail_names):
     """The :class:`BoardRule` for a board whose monitors expose ``rail_names``."""
     names = [n for n in rail_names if n.upper() not in UNCONNECTED]
     upper = {n.upper(): n for n in names}
+    if SYSTEM_INPUT_RAIL in upper:
+        others = len(names) - 1
+        text = "{} (carrier INA238: the whole system input{})".format(
+            upper[SYSTEM_INPUT_RAIL], "; the {} module rail{} not added".format(
+                others, "s are" if others > 1 else " is") if others else "")
+        return BoardRule([upper[SYSTEM_INPUT_RAIL]], text)
     for rail in INPUT_RAILS:
         if rail in upper:
             others = len(names) - 1

@@ -63,7 +63,9 @@ def test_jetpack_for_an_unknown_l4t_is_none_with_the_reason():
     ("NVIDIA Jetson Xavier NX Developer Kit", "Jetson Xavier NX"),
     ("NVIDIA Jetson AGX Orin Developer Kit", "Jetson AGX Orin"),
     ("NVIDIA Jetson Orin NX Engineering Reference Developer Kit", "Jetson Orin NX"),
-    ("NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super", "Jetson Orin Nano"),
+    ("NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super", "Jetson Orin Nano Super"),
+    ("NVIDIA Jetson Orin Nano Engineering Reference Developer Kit", "Jetson Orin Nano"),
+    ("NVIDIA Jetson AGX Thor Developer Kit", "Jetson AGX Thor"),
     ("Raspberry Pi 4 Model B Rev 1.4", None),
 ])
 def test_board_name_normalizes_device_tree_models(model, name):
@@ -105,6 +107,8 @@ def test_detect_board_on_this_machine_is_none():
     ("agx_xavier_jp51", ("Jetson AGX Xavier", "tegra194", "Volta", "35.4.1", "5.1.2", True, True)),
     ("orin_nx_jp6", ("Jetson Orin NX", "tegra234", "Ampere", "36.4.0", "6.1", True, True)),
     ("agx_orin_jp6", ("Jetson AGX Orin", "tegra234", "Ampere", "36.4.3", "6.2", True, True)),
+    ("orin_nano_super_jp62", ("Jetson Orin Nano Super", "tegra234", "Ampere", "36.5.0", "6.2.2", True, True)),
+    ("agx_thor_jp7", ("Jetson AGX Thor", "tegra264", "Blackwell", "38.2.0", "7.0", True, True)),
 ])
 def test_identify_board_recognises_each_fixture_board(fixture_root, name, expected):
     found = board.identify_board(fixture_root(name))
@@ -132,3 +136,24 @@ def test_l4t_comes_from_nvidia_l4t_core_when_the_release_file_is_missing(make_bo
 def test_detect_board_adds_power_mode_and_clock_state(fixture_root):
     found = board.detect_board(fixture_root("agx_xavier_jp51"))
     assert (found["nvpmodel"]["name"], found["clocks_locked"]) == ("MODE_15W", False)
+
+
+def test_thor_is_blackwell_sm_110_from_its_compatible_string(fixture_root):
+    found = board.identify_board(fixture_root("agx_thor_jp7"))
+    assert (found["soc_source"], found["compute_capability"], "Blackwell sm_110" in found["precision_source"]) == (
+        "/proc/device-tree/compatible", "11.0", True)
+
+
+def test_a_thor_model_string_alone_still_names_tegra264(make_board):
+    root = make_board(identity(model="NVIDIA Jetson AGX Thor Developer Kit", compatible=None))
+    assert board.detect_soc(root, board.read_model(root)) == ("tegra264", "/proc/device-tree/model")
+
+
+@pytest.mark.parametrize("l4t, jetpack", [("38.2.0", "7.0"), ("38.2.1", "7.0")])
+def test_jetpack_7_follows_jetson_linux_38_2(l4t, jetpack):
+    assert board.jetpack_for_l4t(l4t) == (jetpack, None)
+
+
+def test_orin_nano_super_reads_its_maxn_super_power_mode(fixture_root):
+    found = board.detect_board(fixture_root("orin_nano_super_jp62"))
+    assert (found["nvpmodel"]["name"], found["nvpmodel"]["fastest_id"]) == ("MAXN_SUPER", 2)

@@ -46,10 +46,30 @@ def test_every_check_has_a_level_state_and_advice_field(fixture_root):
 
 
 @pytest.mark.parametrize("name", ["tx1_jp46", "nano_jp46", "xavier_nx_jp51", "agx_xavier_jp51", "orin_nx_jp6",
-                                  "agx_orin_jp6"])
+                                  "agx_orin_jp6", "orin_nano_super_jp62", "agx_thor_jp7"])
 def test_every_fixture_board_is_diagnosed_as_a_jetson(fixture_root, name):
     report = doctor.diagnose(fixture_root(name))
     assert report["jetson"] and json.loads(json.dumps(report)) == report
+
+
+@pytest.mark.parametrize("name, state", [
+    ("agx_thor_jp7", "Jetson AGX Thor (NVIDIA Jetson AGX Thor Developer Kit), tegra264 Blackwell sm_110"),
+    ("orin_nano_super_jp62", "Jetson Orin Nano Super (NVIDIA Jetson Orin Nano Engineering Reference Developer Kit "
+                             "Super), tegra234 Ampere sm_87"),
+])
+def test_doctor_names_the_newest_boards_gpu_architecture(fixture_root, name, state):
+    assert checks_by_name(doctor.diagnose(fixture_root(name)))["board"]["state"] == state
+
+
+@pytest.mark.parametrize("name", ["agx_thor_jp7", "orin_nano_super_jp62"])
+def test_doctor_says_the_newest_boards_have_fast_fp16_and_int8(fixture_root, name):
+    precision = doctor.diagnose(fixture_root(name))["precision"]
+    assert (precision["fast_fp16"], precision["fast_int8"]) == (True, True)
+
+
+def test_doctor_finds_thors_ina238_as_a_power_sensor(fixture_root):
+    kinds = [source["kind"] for source in doctor.diagnose(fixture_root("agx_thor_jp7"))["power_sources"]]
+    assert "ina238 (hwmon driver, Thor carrier board input)" in kinds
 
 
 @pytest.mark.skipif(TENSORRT_HERE, reason="TensorRT bindings installed here")
