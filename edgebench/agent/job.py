@@ -230,7 +230,7 @@ class JobRun(object):
             raise JobAborted(self.stop_reason, self._stop_note(self.stop_reason))
 
     def _prepare(self):
-        from edgebench.sweep.preflight import check_backend, prepare_models
+        from edgebench.sweep.preflight import check_backend, power_mode_for, prepare_models
 
         self.phase = "checking the plan"
         plan = spoolmod.validate_plan(self.job.get("plan"))
@@ -238,6 +238,7 @@ class JobRun(object):
         plan.cache_dir = self.config.cache_path  # the agent builds in its own cache, whoever submitted
         os.makedirs(plan.cache_dir, exist_ok=True)
         backend = check_backend(plan)
+        power_mode_for(plan)  # a power mode nothing here can switch fails the job before it measures
         self.save(backend=backend)
         self.phase = "preparing models"
         prepared = prepare_models(plan, lambda msg: logger.info("job %s: %s", self.job_id, msg))

@@ -94,6 +94,9 @@ def add_plan_arguments(parser):
                      help="TensorRT: the CUDA binding for buffers and events (default: pycuda, else cuda-python)")
     res.add_argument("--lock-clocks", action="store_true",
                      help="on a Jetson, pin clocks with jetson_clocks for the sweep and restore them after")
+    res.add_argument("--power-mode", metavar="MODE",
+                     help="on a Jetson, the nvpmodel power mode (id or name, e.g. MAXN) for the sweep, put back "
+                     "after (through jetson-stats' service when it runs, else nvpmodel as root)")
     res.add_argument("--cache-dir", metavar="DIR",
                      help="ONNX and engine cache (default $EDGEBENCH_CACHE_DIR or ~/.cache/edgebench)")
     add_root_argument(res)
@@ -145,6 +148,7 @@ def plan_from_args(args):
         root=args.root or os.environ.get("EDGEBENCH_ROOT") or None,
         cache_dir=os.path.abspath(args.cache_dir or default_cache_dir()),
         lock_clocks=bool(getattr(args, "lock_clocks", False)),
+        power_mode=args.power_mode,
         calib_data=args.calib_data,
         calib_images=args.calib_images,
         calib_algorithm=args.calib_algorithm,
@@ -190,6 +194,7 @@ def run(args):
         raise UsageError("--report {} is a file; give a directory".format(args.report))
     backend = preflight.check_backend(plan)
     prepared = preflight.prepare_models(plan, say)
+    preflight.power_mode_for(plan)  # can it be switched here at all? (the session switches it)
     power = preflight.open_power(plan)
     os.makedirs(out, exist_ok=True)
     with ResultStore(db_path) as store:

@@ -102,6 +102,7 @@ class SweepPlan(object):
     calib_images: int = 500
     calib_algorithm: str = "minmax"
     lock_clocks: bool = False
+    power_mode: Optional[str] = None  # an nvpmodel id or name (MAXN) for the sweep, put back after
     # TensorRT engine options (the ONNX Runtime backend refuses the ones that do not apply to it)
     no_transfers: bool = False
     layers: bool = False
@@ -167,6 +168,8 @@ class SweepPlan(object):
             )
         if not isinstance(self.calib_images, int) or isinstance(self.calib_images, bool) or self.calib_images < 1:
             raise UsageError("--calib-images must be at least 1")
+        if self.power_mode is not None and (not isinstance(self.power_mode, str) or not self.power_mode.strip()):
+            raise UsageError("--power-mode must be an nvpmodel mode id or name (e.g. 0 or MAXN)")
         for name in ("lock_clocks", "no_transfers", "layers", "shared_profile", "tf32", "int8_fp16_fallback"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError("{} must be true or false".format(name))

@@ -114,3 +114,17 @@ def clock_lock_for(plan):
     except ClockLockError as exc:
         raise UsageError(str(exc))
     return lock if found else None
+
+
+def power_mode_for(plan):
+    """The PowerMode switch of a plan (None without --power-mode), applied by the session; UsageError
+    when nothing here can switch it (no jetson-stats service, no nvpmodel)."""
+    if not plan.power_mode:
+        return None
+    from edgebench.platform import jetson_stats
+    from edgebench.platform.clocks import PowerMode, find_binary
+
+    if not jetson_stats.usable() and not find_binary("nvpmodel"):
+        raise UsageError("--power-mode {} needs a Jetson: neither jetson-stats' service nor nvpmodel is here; drop "
+                         "--power-mode".format(plan.power_mode))
+    return PowerMode(plan.power_mode, root=plan.root)

@@ -3,9 +3,10 @@
 ::
 
     with SweepSession(plan, backend, models, store, power=power, say=say) as session:
-        # entered: environment collected, compared with the store's last run, clock warning noted
+        # entered: power mode set (--power-mode), environment collected and compared with the store's
+        # last run, clock warning noted
         session.measure(on_start=..., on_point=...)
-    # left: power finished (idle measured again after a complete run), clocks restored, the run
+    # left: power finished (idle measured again after a complete run), clocks and power mode restored, the run
     # finished (complete, interrupted or failed, with its notes) and exported - whatever happened
 
 ``measure`` locks the clocks, creates the run (or reopens the run of an interrupted job, measuring
@@ -59,6 +60,7 @@ class SweepSession(object):
         self.status = None
         self.sweep = None
         self.clock_lock = None
+        self.power_mode = None
         self.completed = False
         self.final_idle = True  # a caller stopping after the last point may skip the idle measured after
 
@@ -66,13 +68,15 @@ class SweepSession(object):
     def __enter__(self):
         from edgebench.sweep.runner import collect_environment
 
-        self.environment = collect_environment(self.plan.root)
         try:
+            self._apply_power_mode()  # first: the environment recorded is the one measured in
+            self.environment = collect_environment(self.plan.root)
             differences = preflight.check_comparable(self.store, self.environment,
                                                      force=not self.refuse_other_environment)
-        except UsageError:
+        except BaseException:
             if self.power is not None:
                 self.power.finish(measure_idle=False)
+            self._restore_power_mode()
             raise
         for line in differences:
             self._note("environment changed: " + line)
@@ -133,8 +137,11 @@ class SweepSession(object):
         try:
             self._finish_power(measure_idle)
         finally:
-            if self.clock_lock is not None and self.clock_lock.locked:
-                self.clock_lock.restore()
+            try:
+                if self.clock_lock is not None and self.clock_lock.locked:
+                    self.clock_lock.restore()
+            finally:
+                self._restore_power_mode()
         if self.run_id is None:  # stopped before the run began: nothing to record
             return False
         if self.power is not None:
@@ -148,6 +155,28 @@ class SweepSession(object):
         return False
 
     # -- helpers -----------------------------------------------------------------------------------
+    def _apply_power_mode(self):
+        from edgebench.platform.clocks import PowerModeError
+
+        mode = preflight.power_mode_for(self.plan)
+        if mode is None:
+            return
+        try:
+            mode.apply()
+        except PowerModeError as exc:
+            raise UsageError(str(exc))
+        self.power_mode = mode
+        self.say("power mode {} (via {}; the previous mode is put back after the sweep)".format(
+            self.plan.power_mode, mode.via))
+
+    def _restore_power_mode(self):
+        if self.power_mode is not None:
+            mode, self.power_mode = self.power_mode, None
+            try:
+                mode.restore()
+            except Exception as exc:  # never lose the run over it: say what to do
+                self._note("power mode not put back: {}".format(exc))
+
     def _status_of(self, exc_type, exc):
         if exc_type is None:
             return schema.RUN_COMPLETE, None

@@ -79,3 +79,10 @@ def test_results_db_that_is_not_ours_is_left_untouched(cache_dir, tmp_path, tiny
 def test_model_with_fixed_batch_of_eight(cache_dir, tmp_path):
     path = onnx_models.conv_net(tmp_path / "b8.onnx", batch=8)
     _fails_cleanly(edgebench("sweep", "--model", path, "--out", tmp_path / "r"), "fixed batch of 8")
+
+
+def test_a_power_mode_off_a_jetson_is_refused_before_anything_is_stored(tiny_onnx, cache_dir, tmp_path):
+    proc = edgebench("sweep", "--model", tiny_onnx, "--power-mode", "MAXN", "--out", tmp_path / "r",
+                     env={"PATH": str(tmp_path)})  # no nvpmodel, no jtop service reachable
+    assert proc.returncode == 2 and "--power-mode MAXN needs a Jetson" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "r").exists()
