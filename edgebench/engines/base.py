@@ -165,6 +165,12 @@ class Backend(abc.ABC):
         """Version string of the vendor library, or None."""
         return None
 
+    @classmethod
+    def check_usable(cls):  # noqa: B027 - optional hook, a no-op for backends that always run
+        """Preflight, in the parent before any point is stored: raise ``BackendUnavailable`` (a
+        UsageError: exit status 2, one line) when the backend is installed but cannot run on this
+        machine (TensorRT without a GPU). May take a second; backends that always run do nothing."""
+
     @abc.abstractmethod
     def load(self, spec):
         """Build (or fetch from the cache) and load an engine for ``spec``; return a Session."""

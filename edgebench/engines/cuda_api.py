@@ -18,10 +18,14 @@ the worker records ``oom``.
 """
 import ctypes
 
-from edgebench.errors import EdgebenchError
+from edgebench.errors import BackendUnavailable, EdgebenchError
 from edgebench.platform.versions import importable
 
 CHOICES = ("pycuda", "cuda-python")
+
+
+class CudaUnavailable(BackendUnavailable):
+    """No usable CUDA device or driver behind the bindings."""
 
 
 class CudaApi(object):
@@ -101,7 +105,7 @@ class PycudaApi(CudaApi):
             except AttributeError:  # pycuda older than 2017.1
                 self._context = self._device.make_context()
         except cuda.Error as exc:
-            raise EdgebenchError("cannot open CUDA device {} with pycuda: {}; check that the GPU is visible "
+            raise CudaUnavailable("cannot open CUDA device {} with pycuda: {}; check that the GPU is visible "
                                  "(nvidia-smi or tegrastats) and that this user is in the video group".format(
                                      device_index, exc))
         self._blocking = cuda.event_flags.BLOCKING_SYNC
@@ -322,6 +326,12 @@ def open_cuda(prefer=None, device_index=0):
             return CudaPythonApi(device_index)
         except ImportError as exc:
             reasons.append("{}: {}".format(name, exc))
+        except (EdgebenchError, MemoryError):
+            raise
+        except Exception as exc:  # cuda-python raises RuntimeError("Failed to dlopen libcuda.so.1") without a driver
+            raise CudaUnavailable("cannot open CUDA device {} with {}: {}: {}; the TensorRT backend needs an NVIDIA "
+                                  "GPU with its CUDA driver (check nvidia-smi, or tegrastats on a Jetson)".format(
+                                      device_index, name, type(exc).__name__, str(exc).strip() or "no reason"))
     raise EdgebenchError(
         "the TensorRT backend needs CUDA Python bindings and none imports ({}): pip3 install pycuda "
         "(JetPack 4.6/5) or pip3 install cuda-python (JetPack 6)".format("; ".join(reasons)))

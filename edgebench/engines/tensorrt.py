@@ -140,6 +140,18 @@ class TrtOptions(object):
         }
 
 
+def check_cuda_usable(backend_name, prefer=None):
+    """Refuse a GPU backend when the CUDA bindings find no usable GPU and driver (probed in a child)."""
+    from edgebench.platform.cuda_probe import describe_failure, probe_device
+
+    result = probe_device(prefer)
+    if not result["ok"]:
+        raise trt_compat.TensorRTUnusable(
+            "--backend {} needs an NVIDIA GPU with its CUDA driver, and CUDA finds none here: {}; use --backend "
+            "onnxruntime on this machine".format(backend_name, describe_failure(result)))
+    return result
+
+
 def gpu_label(name, capability):
     return "{} (sm_{}{})".format(name, capability[0], capability[1])
 
@@ -170,6 +182,11 @@ class TensorRTBackend(Backend):
     @classmethod
     def version(cls):
         return _installed_version()
+
+    @classmethod
+    def check_usable(cls):
+        """TensorRTUnusable (exit 2) when no CUDA GPU and driver answer the CUDA bindings here."""
+        check_cuda_usable(cls.name)
 
     # ----------------------------------------------------------------------------------- load
 
@@ -218,10 +235,7 @@ class _LoadState(object):
     def get_builder(self):
         if self.builder is None:
             self.stage = "creating the builder"
-            self.builder = self.trt.Builder(self.logger)
-            if self.builder is None:
-                raise EdgebenchError("{} could not create a builder: {}".format(
-                    self.api.label, "; ".join(self.logger.take_errors()) or "no reason given"))
+            self.builder = trt_compat.create(self.trt, self.api, self.logger, "Builder")
         return self.builder
 
     def check_precision(self):
@@ -270,7 +284,7 @@ class _LoadState(object):
         plan_path = cache.plan_path(spec.model, spec.precision, options.batch_label(spec.batch_size),
                                     self.key_material())
         self.stage = "creating the runtime"
-        self.runtime = trt.Runtime(self.logger)
+        self.runtime = trt_compat.create(trt, self.api, self.logger, "Runtime")
         build_s = None
         self.stage = "reading the engine cache"
         plan = cache.load(plan_path)

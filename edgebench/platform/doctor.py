@@ -253,6 +253,29 @@ class CudaPythonCheck(CudaBindingsCheck):
     install = "pip3 install cuda-python"
 
 
+class CudaDeviceCheck(Check):
+    """TensorRT imports on any x86_64 machine; is there a GPU and driver for it? (the sweep's preflight)"""
+
+    name, title = "cuda_device", "CUDA device"
+
+    def available(self):
+        return bool(self.ctx.package("tensorrt")["available"])
+
+    def show(self):
+        from edgebench.platform.cuda_probe import describe_failure, probe_device
+
+        result = probe_device()
+        if result["ok"]:
+            capability = result.get("compute_capability") or ["?", "?"]
+            return CheckResult(OK, "{} (sm_{}{}), {} device(s), via {}".format(
+                result["name"], capability[0], capability[1], result["devices"], result["binding"]), details=result)
+        return CheckResult(
+            ERROR if self.ctx.jetson else WARNING,
+            "TensorRT is installed but {}: `--backend tensorrt` is refused here".format(describe_failure(result)),
+            "install the NVIDIA driver (check nvidia-smi, or tegrastats on a Jetson) and pycuda or cuda-python; "
+            "or use --backend onnxruntime", details=result)
+
+
 class OnnxRuntimeCheck(PackageCheck):
     name, title, key = "onnxruntime", "ONNX Runtime", "onnxruntime"
 
@@ -469,6 +492,7 @@ CHECKS = (
     TensorRTCheck,
     PycudaCheck,
     CudaPythonCheck,
+    CudaDeviceCheck,
     OnnxRuntimeCheck,
     OnnxCheck,
     TorchCheck,
