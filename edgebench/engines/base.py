@@ -166,10 +166,11 @@ class Backend(abc.ABC):
         return None
 
     @classmethod
-    def check_usable(cls):  # noqa: B027 - optional hook, a no-op for backends that always run
+    def check_usable(cls):
         """Preflight, in the parent before any point is stored: raise ``BackendUnavailable`` (a
         UsageError: exit status 2, one line) when the backend is installed but cannot run on this
         machine (TensorRT without a GPU). May take a second; backends that always run do nothing."""
+        return None
 
     @abc.abstractmethod
     def load(self, spec):
