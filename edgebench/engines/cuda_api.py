@@ -47,6 +47,14 @@ class CudaApi(object):
         """A device buffer: ``int(buf)`` is its address; ``free_all`` releases it."""
         raise NotImplementedError
 
+    def device_free(self, buf):
+        """Free one buffer from ``device_alloc`` now (``close`` frees the rest)."""
+        raise NotImplementedError
+
+    def htod(self, device, host):
+        """Synchronous host-to-device copy of a numpy array (any host memory)."""
+        raise NotImplementedError
+
     def create_stream(self):
         raise NotImplementedError
 
@@ -132,6 +140,14 @@ class PycudaApi(CudaApi):
             raise EdgebenchError("cuMemAlloc failed: {}".format(exc))
         self._allocations.append(buf)
         return buf
+
+    def device_free(self, buf):
+        if buf in self._allocations:
+            self._allocations.remove(buf)
+        buf.free()
+
+    def htod(self, device, host):
+        self._cuda.memcpy_htod(device, host)
 
     def create_stream(self):
         return self._cuda.Stream()
@@ -253,6 +269,18 @@ class CudaPythonApi(CudaApi):
         buf = _DeviceBuffer(self._call("cudaMalloc", nbytes), nbytes)
         self._device.append(buf)
         return buf
+
+    def device_free(self, buf):
+        if buf in self._device:
+            self._device.remove(buf)
+        self._call("cudaFree", buf.ptr)
+
+    def htod(self, device, host):
+        import numpy as np
+
+        host = np.ascontiguousarray(host)
+        self._call("cudaMemcpy", int(device), host.ctypes.data, host.nbytes,
+                   self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice)
 
     def create_stream(self):
         stream = self._call("cudaStreamCreate")

@@ -255,7 +255,8 @@ class _LoadState(object):
         self.stage = "opening the calibration data"
         source = source_for_spec(self.spec)
         algorithm = self.options.calib_algorithm
-        path = trt_cache_path(self.spec.cache_dir, self.spec.onnx_sha256, source.fingerprint, algorithm)
+        path = trt_cache_path(self.spec.cache_dir, self.spec.onnx_sha256, source.fingerprint, algorithm,
+                              self.api.version_text)
         material = {"data": source.fingerprint, "algorithm": algorithm, "images": source.count}
         return source, path, material
 
@@ -384,7 +385,7 @@ class _LoadState(object):
         source, cache_path, _ = self.calibration
         batch = self.spec.batch_size if not self.options.shared_profile else min(8, self.options.shared_profile_max)
         self.stage = "preparing int8 calibration"
-        calibrator = make_int8_calibrator(source, batch, cache_path, self.options.calib_algorithm)
+        calibrator = make_int8_calibrator(source, batch, cache_path, self.options.calib_algorithm, cuda=self.cuda)
         config.int8_calibrator = calibrator
         if shapes:
             profile = builder.create_optimization_profile()
