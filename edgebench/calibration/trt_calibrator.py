@@ -106,41 +106,23 @@ def _import_tensorrt():
     return tensorrt
 
 
-class _PycudaCopies(object):
-    """Device buffers through pycuda.driver directly (when no CUDA API object is given)."""
+class _Copies(object):
+    """Device buffers for the calibration batches: ``alloc(nbytes)``, ``copy(device, host)``, ``free(device)``."""
 
-    def __init__(self):
-        try:
-            import pycuda.driver as driver
-        except ImportError:
-            raise UnsupportedPrecision("int8 calibration on TensorRT needs pycuda (pip3 install pycuda) or "
-                                       "cuda-python (pip3 install cuda-python)")
-        self._driver = driver
-
-    def alloc(self, nbytes):
-        return self._driver.mem_alloc(nbytes)
-
-    def copy(self, device, host):
-        self._driver.memcpy_htod(device, host)
-
-    def free(self, device):
-        device.free()
+    def __init__(self, alloc, copy, free):
+        self.alloc, self.copy, self.free = alloc, copy, free
 
 
-class _ApiCopies(object):
-    """Device buffers through the TensorRT backend's CUDA API (pycuda or cuda-python)."""
-
-    def __init__(self, cuda):
-        self._cuda = cuda
-
-    def alloc(self, nbytes):
-        return self._cuda.device_alloc(nbytes)
-
-    def copy(self, device, host):
-        self._cuda.htod(device, host)
-
-    def free(self, device):
-        self._cuda.device_free(device)
+def _copies(cuda):
+    """Through the backend's CUDA API (pycuda or cuda-python), or pycuda directly when ``cuda`` is None."""
+    if cuda is not None:
+        return _Copies(cuda.device_alloc, cuda.htod, cuda.device_free)
+    try:
+        import pycuda.driver as driver
+    except ImportError:
+        raise UnsupportedPrecision("int8 calibration on TensorRT needs pycuda (pip3 install pycuda) or "
+                                   "cuda-python (pip3 install cuda-python)")
+    return _Copies(driver.mem_alloc, driver.memcpy_htod, lambda device: device.free())
 
 
 def describe_error(exc):
@@ -169,7 +151,7 @@ def make_int8_calibrator(source, batch_size, cache_path, algorithm=DEFAULT_TRT_A
     if trt_version_tuple(getattr(trt, "__version__", "0")) >= (10, 1):
         LOG.info("TensorRT %s: implicit int8 calibration is deprecated (explicit quantization replaces it)",
                  trt.__version__)
-    copies = _ApiCopies(cuda) if cuda is not None else _PycudaCopies()
+    copies = _copies(cuda)
     batch_size = int(batch_size)
     source.check_batch_size(batch_size)
 
