@@ -96,7 +96,7 @@ class _EnumValue(int):
 
 
 def _enum(owner, names, plain_str=False):
-    ns = type(owner, (object,), {})
+    ns = type(owner, (object,), {"_fake_enum": True})
     for value, name in enumerate(names):
         if name:
             setattr(ns, name, _EnumValue(value, name, owner, plain_str))
@@ -220,24 +220,45 @@ def make_tensorrt(world):
     trt.ErrorCode = ErrorCode
     flag_names = ["EXPLICIT_BATCH"] + (["EXPLICIT_PRECISION"] if v < (10,) else ["STRONGLY_TYPED"])
     trt.NetworkDefinitionCreationFlag = _enum("NetworkDefinitionCreationFlag", flag_names)
-    builder_flags = ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "STRICT_TYPES", "REFIT", "DISABLE_TIMING_CACHE",
-                     "TF32"]
+    # STRICT_TYPES is gone from 10 (tests/engines/trt_api/tensorrt-10.3.0.json); a None keeps the numbering
+    builder_flags = ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "STRICT_TYPES" if v < (10,) else None, "REFIT",
+                     "DISABLE_TIMING_CACHE", "TF32"]
     if v >= FIRST_WITHOUT_PRECISION_FLAGS:
         builder_flags = [None, None] + builder_flags[2:]
     trt.BuilderFlag = _enum("BuilderFlag", builder_flags)
     if v >= (8, 4):
         trt.MemoryPoolType = _enum("MemoryPoolType", ["WORKSPACE", "DLA_MANAGED_SRAM", "DLA_LOCAL_DRAM",
                                                       "DLA_GLOBAL_DRAM"])
-    trt.DataType = _enum("DataType", ["FLOAT", "HALF", "INT8", "INT32", "BOOL"])
+    # the real numbering; UINT8 from 8.5, FP8 from 8.6, BF16/INT64/INT4 from 9-10, FP4/E8M0 from 10.8
+    data_types = ["FLOAT", "HALF", "INT8", "INT32", "BOOL", "UINT8"]
+    if v >= (8, 6):
+        data_types.append("FP8")
+    if v >= (10,):
+        data_types += ["BF16", "INT64", "INT4"]
+    if v >= (10, 8):
+        data_types += ["FP4", "E8M0"]
+    trt.DataType = _enum("DataType", data_types)
+    for name, alias in (("FLOAT", "float32"), ("HALF", "float16"), ("INT8", "int8"), ("INT32", "int32"),
+                        ("BOOL", "bool"), ("UINT8", "uint8")):
+        setattr(trt, alias, getattr(trt.DataType, name))
+    trt.CalibrationAlgoType = _enum("CalibrationAlgoType", ["LEGACY_CALIBRATION", "ENTROPY_CALIBRATION",
+                                                            "ENTROPY_CALIBRATION_2", "MINMAX_CALIBRATION"])
     if v >= (8, 5):
         trt.TensorIOMode = _enum("TensorIOMode", ["NONE", "INPUT", "OUTPUT"])
     if v >= (8, 2):
         trt.ProfilingVerbosity = _enum("ProfilingVerbosity", ["LAYER_NAMES_ONLY", "NONE", "DETAILED"])
         trt.LayerInformationFormat = _enum("LayerInformationFormat", ["ONELINE", "JSON"])
 
-    np_types = {0: np.float32, 1: np.float16, 2: np.int8, 3: np.int32, 4: np.bool_}
+    np_types = {0: np.float32, 1: np.float16, 2: np.int8, 3: np.int32, 4: np.bool_, 5: np.uint8}
+    numpy_version = version_tuple(np.__version__)
 
     def nptype(dtype):
+        # 8.2-8.5 build {..., bool: np.bool, ...} on every call; numpy 1.24 removed np.bool, so every call
+        # fails (python/packaging/tensorrt/__init__.py of release/8.5; the real 8.5.2.2 wheel does this)
+        if v < (8, 6) and numpy_version >= (1, 24):
+            raise AttributeError("module 'numpy' has no attribute 'bool'.")
+        if int(dtype) not in np_types:
+            raise TypeError("Could not resolve TensorRT datatype to an equivalent numpy datatype.")
         return np_types[int(dtype)]
 
     def volume(shape):
@@ -289,19 +310,23 @@ def make_tensorrt(world):
     trt.IProfiler = IProfiler
 
     class IInt8Calibrator(object):
-        algorithm = "Legacy"
+        _algorithm = "LEGACY_CALIBRATION"
+        _cache_name = "Legacy"  # the calibration table's header names the algorithm
 
         def __init__(self):
             self._trt_base_init = True
 
+        def get_algorithm(self):
+            return getattr(trt.CalibrationAlgoType, self._algorithm)
+
     class IInt8EntropyCalibrator2(IInt8Calibrator):
-        algorithm = "EntropyCalibration2"
+        _algorithm, _cache_name = "ENTROPY_CALIBRATION_2", "EntropyCalibration2"
 
     class IInt8MinMaxCalibrator(IInt8Calibrator):
-        algorithm = "MinMaxCalibration"
+        _algorithm, _cache_name = "MINMAX_CALIBRATION", "MinMaxCalibration"
 
     class IInt8EntropyCalibrator(IInt8Calibrator):
-        algorithm = "EntropyCalibration"
+        _algorithm, _cache_name = "ENTROPY_CALIBRATION", "EntropyCalibration"
 
     trt.IInt8Calibrator = IInt8Calibrator
     trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
@@ -330,7 +355,7 @@ def make_tensorrt(world):
             self.layers = []
 
         @property
-        def explicit(self):
+        def _explicit(self):
             return v >= (10,) or bool(self.flags & (1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)))
 
         num_inputs = property(lambda self: len(self.inputs))
@@ -346,8 +371,8 @@ def make_tensorrt(world):
         def get_layer(self, i):
             return self.layers[i]
 
-    if v < (10,):
-        INetworkDefinition.has_implicit_batch_dimension = property(lambda self: not self.explicit)
+    # kept in 10.x (always False there): tests/engines/trt_api/tensorrt-10.3.0.json
+    INetworkDefinition.has_implicit_batch_dimension = property(lambda self: not self._explicit)
 
     class IParserError(object):
         def __init__(self, code, desc, node=-1, func="parseGraph", node_name="", node_operator=""):
@@ -411,7 +436,7 @@ def make_tensorrt(world):
                 self.errors.append(IParserError(ErrorCode.MODEL_DESERIALIZE_FAILED,
                                                 "Failed to parse ONNX model: {}".format(exc)))
                 return False
-            if not self.network.explicit:
+            if not self.network._explicit:
                 self.errors.append(IParserError(
                     ErrorCode.INVALID_VALUE,
                     "Assertion failed: !mImporterCtx.network()->hasImplicitBatchDimension() && \"This version of "
@@ -455,6 +480,8 @@ def make_tensorrt(world):
                 return self.parse(fh.read(), path)
 
     trt.OnnxParser = OnnxParser
+    # the real module exports these classes under these names (tests/engines/trt_api/*.json)
+    trt.ITensor, trt.ILayer, trt.INetworkDefinition, trt.ParserError = ITensor, ILayer, INetworkDefinition, IParserError
 
     # --------------------------------------------------------------- builder
 
@@ -499,6 +526,8 @@ def make_tensorrt(world):
         config_attrs.add("profiling_verbosity")
 
     class IBuilderConfig(object):
+        _fake_attributes = frozenset(config_attrs)  # served by __getattr__; checked against the manifests
+
         def __init__(self):
             object.__setattr__(self, "_values", {"int8_calibrator": None, "max_workspace_size": 0,
                                                  "profiling_verbosity": None})
@@ -681,7 +710,7 @@ def make_tensorrt(world):
                 batches += 1
             if not batches:
                 return None
-            table = "TRT-{}{}{}-{}\n".format(world.version[0], world.version[1], "01", calibrator.algorithm)
+            table = "TRT-{}{}{}-{}\n".format(world.version[0], world.version[1], "01", calibrator._cache_name)
             table += "".join("{}: 3c010a14\n".format(t.name) for t in network.inputs + network.outputs)
             calibrator.write_calibration_cache(table.encode("ascii"))
             return "{} batches of {}".format(batches, list(shape))
@@ -741,6 +770,7 @@ def make_tensorrt(world):
             return ICudaEngine(plan, data)
 
     trt.Runtime = Runtime
+    trt.IOptimizationProfile, trt.ITimingCache, trt.IBuilderConfig = IOptimizationProfile, ITimingCache, IBuilderConfig
 
     class ICudaEngine(object):
         def __init__(self, plan, data):
@@ -823,8 +853,7 @@ def make_tensorrt(world):
             return EngineInspector(self)
 
     if v >= (10,):
-        for attr in ("num_bindings", "max_batch_size", "has_implicit_batch_dimension", "get_binding_name",
-                     "get_binding_index", "binding_is_input", "get_binding_shape", "get_binding_dtype",
+        for attr in ("num_bindings", "max_batch_size", "get_binding_name", "get_binding_index", "binding_is_input", "get_binding_shape", "get_binding_dtype",
                      "get_profile_shape"):
             delattr(ICudaEngine, attr)
     if v < (8, 5):
@@ -920,7 +949,7 @@ def make_tensorrt(world):
                                               "&& inputShapesSpecified. input {} shape not specified)".format(name))
             return True
 
-        def _compute(self, pointers, stream, report=False):
+        def _compute(self, pointers, stream):
             if not self._ready():
                 return False
             try:
@@ -945,13 +974,13 @@ def make_tensorrt(world):
             per_layer = LAYER_MS * max(1, batch) * scale
             stream.advance(per_layer * len(self.engine.plan["layers"]))
             self.executions += 1
-            if report and self._profiler is not None:
+            if self._profiler is not None:  # the real profiler reports from the async calls too
                 for layer in self.engine.plan["layers"]:
                     self._profiler.report_layer_time(layer["name"], per_layer)
             return True
 
         def execute_v2(self, bindings):
-            return self._compute(list(bindings), world.stream(0), report=True)
+            return self._compute(list(bindings), world.stream(0))
 
         # binding API (< 10)
         def set_binding_shape(self, index, shape):
@@ -993,17 +1022,20 @@ def make_tensorrt(world):
             self._active_profile = int(index)
             return True
 
+    trt.ICudaEngine, trt.EngineInspector, trt.IExecutionContext = ICudaEngine, EngineInspector, IExecutionContext
     if v < (10,):
         IExecutionContext.active_optimization_profile = property(
             lambda self: self._active_profile, lambda self, value: setattr(self, "_active_profile", int(value)))
     else:
         IExecutionContext.active_optimization_profile = property(lambda self: self._active_profile)
-        for attr in ("set_binding_shape", "get_binding_shape", "all_binding_shapes_specified", "execute_async_v2"):
+        for attr in ("set_binding_shape", "get_binding_shape", "execute_async_v2"):  # all_binding_shapes_specified stays
             delattr(IExecutionContext, attr)
     if v < (8, 5):
         for attr in ("set_input_shape", "get_tensor_shape", "set_tensor_address", "get_tensor_address",
-                     "execute_async_v3", "set_optimization_profile_async"):
+                     "execute_async_v3"):
             delattr(IExecutionContext, attr)
+    if v < (8, 0):  # set_optimization_profile_async exists from 8.0 (pyCore.cpp of release/8.0)
+        delattr(IExecutionContext, "set_optimization_profile_async")
 
     return trt
 
