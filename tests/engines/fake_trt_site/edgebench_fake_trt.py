@@ -853,8 +853,8 @@ def make_tensorrt(world):
             return EngineInspector(self)
 
     if v >= (10,):
-        for attr in ("num_bindings", "max_batch_size", "get_binding_name", "get_binding_index", "binding_is_input", "get_binding_shape", "get_binding_dtype",
-                     "get_profile_shape"):
+        for attr in ("num_bindings", "max_batch_size", "get_binding_name", "get_binding_index", "binding_is_input",
+                     "get_binding_shape", "get_binding_dtype", "get_profile_shape"):  # not has_implicit_batch_dimension
             delattr(ICudaEngine, attr)
     if v < (8, 5):
         for attr in ("num_io_tensors", "get_tensor_name", "get_tensor_mode", "get_tensor_shape", "get_tensor_dtype",
@@ -1028,7 +1028,8 @@ def make_tensorrt(world):
             lambda self: self._active_profile, lambda self, value: setattr(self, "_active_profile", int(value)))
     else:
         IExecutionContext.active_optimization_profile = property(lambda self: self._active_profile)
-        for attr in ("set_binding_shape", "get_binding_shape", "execute_async_v2"):  # all_binding_shapes_specified stays
+        # all_binding_shapes_specified stays in 10.x
+        for attr in ("set_binding_shape", "get_binding_shape", "execute_async_v2"):
             delattr(IExecutionContext, attr)
     if v < (8, 5):
         for attr in ("set_input_shape", "get_tensor_shape", "set_tensor_address", "get_tensor_address",
