@@ -6,6 +6,7 @@ import fake_tensorrt
 import numpy as np
 import pytest
 from calib_helpers import requires_pil, requires_torch
+from testutil import RaisingCalibrationSource
 
 from edgebench.calibration import cache
 from edgebench.calibration.sources import open_calibration_source
@@ -81,35 +82,17 @@ def test_cache_file_differs_per_data_and_algorithm(tmp_path):
     assert a != trt_cache_path(str(tmp_path), "11" * 32, "22" * 32, "minmax")
 
 
-class _RaisingSource(object):
-    ref = "raising"
-    fingerprint = "ee" * 32
-    count = 8
-
-    def __init__(self, exc):
-        self.exc = exc
-
-    def check_batch_size(self, batch_size):
-        return None
-
-    def batches(self, batch_size, drop_last=True):
-        yield np.zeros((batch_size,) + SHAPE, dtype=np.float32)
-        raise self.exc
-
-    def describe(self):
-        return {}
-
-    def warnings(self):
-        return []
+def _bad_pixel_calibrator(tmp_path):
+    return make_int8_calibrator(RaisingCalibrationSource(SHAPE, ValueError("bad pixel")), 2, str(tmp_path / "x.cache"))
 
 
 def test_a_data_source_that_raises_ends_the_batches_instead_of_escaping(trt, tmp_path):
-    calibrator = make_int8_calibrator(_RaisingSource(ValueError("bad pixel")), 2, str(tmp_path / "x.cache"))
+    calibrator = _bad_pixel_calibrator(tmp_path)
     assert len(trt.calibrate(calibrator)) == 1
 
 
 def test_the_data_sources_error_is_raised_after_the_build(trt, tmp_path):
-    calibrator = make_int8_calibrator(_RaisingSource(ValueError("bad pixel")), 2, str(tmp_path / "x.cache"))
+    calibrator = _bad_pixel_calibrator(tmp_path)
     trt.calibrate(calibrator)
     with pytest.raises(UsageError, match="stopped after 1 batch.*ValueError: bad pixel"):
         calibrator.raise_if_failed()
@@ -118,7 +101,7 @@ def test_the_data_sources_error_is_raised_after_the_build(trt, tmp_path):
 def test_a_calibration_cut_short_by_an_error_is_not_cached(trt, tmp_path):
     path = str(tmp_path / "c" / "x.cache")
     os.makedirs(os.path.dirname(path))
-    trt.calibrate(make_int8_calibrator(_RaisingSource(ValueError("bad pixel")), 2, path))
+    trt.calibrate(make_int8_calibrator(RaisingCalibrationSource(SHAPE, ValueError("bad pixel")), 2, path))
     assert not os.path.exists(path)
 
 

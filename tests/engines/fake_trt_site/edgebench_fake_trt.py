@@ -61,7 +61,25 @@ GPUS = {
     "tx2": ("FAKE NVIDIA Tegra X2", (6, 2), True, False),
     "xavier": ("FAKE Xavier", (7, 2), True, True),
     "orin": ("FAKE Orin", (8, 7), True, True),
+    "none": (None, None, False, False),  # TensorRT installed, no GPU or driver (this machine, with the real wheel)
 }
+# What the real 8.5.2.2 bindings and cuda-python 11.8 do here without a driver (tests/engines/real_trt/)
+NO_GPU_TRT_WARNINGS = ("Unable to determine GPU memory usage",
+                       "CUDA initialization failure with error: 35. Please check your CUDA installation:  "
+                       "http://docs.nvidia.com/cuda/cuda-installation-guide-linux/index.html")
+NO_GPU_TRT_ERROR = "pybind11::init(): factory function returned nullptr"
+NO_GPU_CUDART_ERROR = "Failed to dlopen libcuda.so.1"
+
+# ONNX elem_type -> the TensorRT DataType the parser gives the network input/output
+ONNX_TRT_TYPES = {1: "FLOAT", 10: "HALF", 3: "INT8", 6: "INT32", 9: "BOOL", 2: "UINT8", 7: "INT64", 16: "BF16"}
+NUMPY_OF_TRT = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32, "BOOL": np.bool_,
+                "UINT8": np.uint8, "INT64": np.int64}
+
+
+class CalibratorTerminate(BaseException):
+    """TensorRT 8.2/8.3: a Python exception escaping a calibrator callback reaches C++ with no handler and
+    ends in std::terminate (SIGABRT; python/src/infer/pyInt8.cpp has no try/catch before 8.4). The fake
+    raises this instead of aborting the test process; glue code must never let it happen."""
 
 SUPPORTED_OPS = frozenset((
     "Conv", "Relu", "Gemm", "MatMul", "GlobalAveragePool", "Flatten", "Reshape", "BatchNormalization", "Add",
@@ -128,6 +146,7 @@ class World(object):
         self.version = version_tuple(version)
         self.gpu_key = gpu
         self.gpu_name, self.capability, self.fast_fp16, self.fast_int8 = GPUS[gpu]
+        self.has_gpu = self.gpu_name is not None
         self.memory = {}  # device address -> bytearray
         self.freed = set()
         self._next_address = 0x7F0000000000
@@ -188,8 +207,9 @@ class World(object):
         is the one found."""
         return {
             "tensorrt": self.trt,
-            "pycuda": self.pycuda,
-            "pycuda.driver": self.driver,
+            # without a driver pycuda does not import (its _driver extension links libcuda.so.1)
+            "pycuda": self.pycuda if self.has_gpu else None,
+            "pycuda.driver": self.driver if self.has_gpu else None,
             "cuda": self.cuda,
             "cuda.cudart": self.cudart,
             "cuda.bindings": None,
@@ -297,6 +317,10 @@ def make_tensorrt(world):
     def check_logger(logger):
         if not getattr(logger, "_trt_base_init", False):
             raise TypeError("tensorrt.tensorrt.ILogger.__init__() must be called when overriding __init__")
+        if not world.has_gpu:  # Builder(logger) / Runtime(logger) with no GPU: log, then raise (never None)
+            for text in NO_GPU_TRT_WARNINGS:
+                logger.log(Severity.WARNING, text)
+            raise TypeError(NO_GPU_TRT_ERROR)
 
     class IProfiler(object):
         def __init__(self):
@@ -404,6 +428,12 @@ def make_tensorrt(world):
         IParserError.node_name = lambda self: self._node_name
         IParserError.node_operator = lambda self: self._node_operator
 
+    def _trt_type(value_info):
+        name = ONNX_TRT_TYPES.get(int(value_info.type.tensor_type.elem_type), "FLOAT")
+        if v < (10,) and name == "INT64":
+            name = "INT32"  # TensorRT 8 casts INT64 I/O down to INT32 (with a warning)
+        return getattr(trt.DataType, name)
+
     def _dims(value_info):
         dims = []
         for d in value_info.type.tensor_type.shape.dim:
@@ -456,9 +486,9 @@ def make_tensorrt(world):
             initializers = set(i.name for i in graph.initializer)
             for vi in graph.input:
                 if vi.name not in initializers:
-                    self.network.inputs.append(ITensor(vi.name, _dims(vi), trt.DataType.FLOAT))
+                    self.network.inputs.append(ITensor(vi.name, _dims(vi), _trt_type(vi)))
             for vi in graph.output:
-                self.network.outputs.append(ITensor(vi.name, _dims(vi), trt.DataType.FLOAT))
+                self.network.outputs.append(ITensor(vi.name, _dims(vi), _trt_type(vi)))
             nodes = list(graph.node)
             consumed = set()
             for i, node in enumerate(nodes):
@@ -672,6 +702,7 @@ def make_tensorrt(world):
                 "gpu": world.gpu_name,
                 "inputs": [[t.name, list(t.shape)] for t in network.inputs],
                 "outputs": [[t.name, list(t.shape)] for t in network.outputs],
+                "dtypes": dict((t.name, t.dtype.name) for t in network.inputs + network.outputs),
                 "profile": dict((k, [list(s) for s in val]) for k, val in profile.shapes.items()) if profile else {},
                 "layers": layers,
                 "precision": precision,
@@ -684,8 +715,20 @@ def make_tensorrt(world):
                              "layers": len(layers), "calibration": calibration})
             return HostMemory(PLAN_MAGIC + json.dumps(plan).encode("utf-8"))
 
+        def _callback(self, fn, *args):
+            """(result, failed) of a calibrator callback, as TensorRT's trampolines treat an exception:
+            8.2/8.3 std::terminate; 8.4+ print it and go on as if the callback returned None."""
+            try:
+                return fn(*args), False
+            except Exception as exc:
+                if v < (8, 4):
+                    raise CalibratorTerminate("terminate called after throwing an instance of "
+                                              "'pybind11::error_already_set': {}".format(exc))
+                sys.stderr.write("[FAKE TRT] Error in {}: {}: {}\n".format(fn.__name__, type(exc).__name__, exc))
+                return None, True
+
         def _calibrate(self, calibrator, network, config, profile):
-            cached = calibrator.read_calibration_cache()
+            cached, _ = self._callback(calibrator.read_calibration_cache)
             if cached:
                 return "cache"
             batch = int(calibrator.get_batch_size())
@@ -703,7 +746,7 @@ def make_tensorrt(world):
             nbytes = int(np.prod(shape)) * 4
             batches = 0
             while True:
-                pointers = calibrator.get_batch(names)
+                pointers, _ = self._callback(calibrator.get_batch, names)
                 if not pointers:
                     break
                 world.buffer(pointers[0], nbytes)  # TensorRT reads a whole batch from the pointer
@@ -712,7 +755,7 @@ def make_tensorrt(world):
                 return None
             table = "TRT-{}{}{}-{}\n".format(world.version[0], world.version[1], "01", calibrator._cache_name)
             table += "".join("{}: 3c010a14\n".format(t.name) for t in network.inputs + network.outputs)
-            calibrator.write_calibration_cache(table.encode("ascii"))
+            self._callback(calibrator.write_calibration_cache, table.encode("ascii"))
             return "{} batches of {}".format(batches, list(shape))
 
         def build_serialized_network(self, network, config):
@@ -821,8 +864,11 @@ def make_tensorrt(world):
                 i = self._index(i)
             return self.io[i][1]
 
+        def _dtype(self, name):
+            return getattr(trt.DataType, self.plan.get("dtypes", {}).get(name, "FLOAT"))
+
         def get_binding_dtype(self, i):
-            return trt.DataType.FLOAT
+            return self._dtype(self.io[i][0])
 
         def get_profile_shape(self, profile_index, binding):
             name = binding if isinstance(binding, str) else self.io[binding][0]
@@ -844,7 +890,7 @@ def make_tensorrt(world):
             return self.io[self._index(name)][1]
 
         def get_tensor_dtype(self, name):
-            return trt.DataType.FLOAT
+            return self._dtype(name)
 
         def get_tensor_profile_shape(self, name, profile_index):
             return self._profile_shape(name)
@@ -955,16 +1001,18 @@ def make_tensorrt(world):
             try:
                 first_in = self.engine.io[0]
                 in_shape = self._shape(first_in[0])
-                nbytes = int(np.prod(in_shape)) * 4
+                in_type = np.dtype(NUMPY_OF_TRT[self.engine._dtype(first_in[0]).name])
+                nbytes = int(np.prod(in_shape)) * in_type.itemsize
                 raw = bytes(world.buffer(pointers[0], nbytes)[:nbytes])
-                x = np.frombuffer(raw, dtype=np.float32).reshape(in_shape)
+                x = np.frombuffer(raw, dtype=in_type).reshape(in_shape).astype(np.float32)
                 for i, (name, _, is_input) in enumerate(self.engine.io):
+                    itemsize = np.dtype(NUMPY_OF_TRT[self.engine._dtype(name).name]).itemsize
                     if is_input:
-                        world.buffer(pointers[i], int(np.prod(self._shape(name))) * 4)
+                        world.buffer(pointers[i], int(np.prod(self._shape(name))) * itemsize)
                         continue
                     shape = self._shape(name)
                     out = _fake_output(x, shape)
-                    raw = out.astype(np.float32).tobytes()
+                    raw = out.astype(NUMPY_OF_TRT[self.engine._dtype(name).name]).tobytes()
                     buf = world.buffer(pointers[i], len(raw))
                     buf[: len(raw)] = raw
             except FakeCudaError as exc:
@@ -1285,6 +1333,18 @@ def make_cuda_python(world):
     def cudaGetDeviceProperties(index):
         return (ok, Props()) if index == 0 else (bad, None)
 
+    def cudaGetDeviceCount():
+        return (ok, 1)
+
+    def cudaMemcpy(dst, src, nbytes, kind):
+        if int(kind) != int(cudart.cudaMemcpyKind.cudaMemcpyHostToDevice):
+            return (bad,)
+        try:
+            world.buffer(int(dst), int(nbytes))[: int(nbytes)] = ctypes.string_at(int(src), int(nbytes))
+        except FakeCudaError:
+            return (bad,)
+        return (ok,)
+
     def cudaMallocHost(nbytes):
         buf = ctypes.create_string_buffer(int(nbytes))
         address = ctypes.addressof(buf)
@@ -1358,9 +1418,12 @@ def make_cuda_python(world):
         world.stream(int(stream)).advance(nbytes / H2D_BYTES_PER_MS)
         return (ok,)
 
+    def no_driver(*args):
+        raise RuntimeError(NO_GPU_CUDART_ERROR)  # cuda-python 11.8's cudart on a machine without libcuda.so.1
+
     for name, value in list(locals().items()):
         if name.startswith("cuda") and callable(value):
-            setattr(cudart, name, value)
+            setattr(cudart, name, value if world.has_gpu else no_driver)
     return cuda, cudart
 
 

@@ -9,6 +9,7 @@ import ctypes
 
 import numpy as np
 import pytest
+from testutil import RaisingCalibrationSource
 
 from edgebench.calibration.sources import open_calibration_source
 from edgebench.calibration.trt_calibrator import make_int8_calibrator, trt_cache_path
@@ -111,27 +112,6 @@ class HostMemoryCuda(object):
         self.freed.append(device)
 
 
-class ExplodingSource(object):
-    """A calibration source whose reader fails on the second batch (a disk error, a bug)."""
-
-    ref = "exploding"
-    fingerprint = "ee" * 32
-    count = 8
-
-    def check_batch_size(self, batch_size):
-        return None
-
-    def batches(self, batch_size, drop_last=True):
-        yield np.zeros((batch_size, 3, 4, 4), dtype=np.float32)
-        raise OSError("read error on /data/calib/img_0002.png")
-
-    def describe(self):
-        return {}
-
-    def warnings(self):
-        return []
-
-
 @pytest.fixture
 def calib_data(tmp_path):
     path = str(tmp_path / "calib.npy")
@@ -162,21 +142,21 @@ def test_calibrator_serves_every_batch_through_the_cuda_api_then_none(trt, calib
 
 
 def test_calibrator_whose_data_source_raises_returns_none(trt, tmp_path):
-    calibrator = _calibrator(trt, ExplodingSource(), tmp_path, HostMemoryCuda())
+    calibrator = _calibrator(trt, RaisingCalibrationSource((3, 4, 4)), tmp_path, HostMemoryCuda())
     assert calibrator.get_batch(["input"]) is not None
     assert calibrator.get_batch(["input"]) is None
 
 
 def test_the_build_reports_the_data_sources_error(trt, tmp_path):
-    calibrator = _calibrator(trt, ExplodingSource(), tmp_path, HostMemoryCuda())
+    calibrator = _calibrator(trt, RaisingCalibrationSource((3, 4, 4)), tmp_path, HostMemoryCuda())
     while calibrator.get_batch(["input"]) is not None:
         pass
-    with pytest.raises(UsageError, match="stopped after 1 batch.*OSError: read error on /data/calib/img_0002.png"):
+    with pytest.raises(UsageError, match="stopped after 1 batch.*OSError: Input/output error reading img_0004.png"):
         calibrator.raise_if_failed()
 
 
 def test_a_short_calibration_is_not_cached(trt, tmp_path):
-    calibrator = _calibrator(trt, ExplodingSource(), tmp_path, HostMemoryCuda())
+    calibrator = _calibrator(trt, RaisingCalibrationSource((3, 4, 4)), tmp_path, HostMemoryCuda())
     while calibrator.get_batch(["input"]) is not None:
         pass
     calibrator.write_calibration_cache(b"TRT-8502-EntropyCalibration2\ninput: 3c010a14\n")
