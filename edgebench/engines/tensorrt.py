@@ -479,7 +479,42 @@ class _LoadState(object):
         self.cuda.close()
 
 
-MAC_LAYER_WORDS = ("convolution", "gemm", "fullyconnected", "matrixmultiply", "matmul", "deconvolution")
+MAC_LAYER_WORDS = ("convolution", "gemm", "fullyconnected", "matrixmultiply", "matmul", "deconvolution",
+                   "convactpool")  # ConvActPool: a convolution fused with its activation and pooling
+# Layers that are whole fused subgraphs: Myelin (8.x) / kgen (10.x) "{ForeignNode[a...b]}". They carry
+# MACs when a node they hold does.
+FUSED_GRAPH_WORDS = ("myelin", "kgen", "foreignnode")
+MAC_OP_WORDS = ("conv", "gemm", "matmul", "linear", "fc")
+
+
+def layer_onnx_nodes(layer_name, node_macs):
+    """The ONNX nodes of a layer: its fused parts, with "a...b" (a Myelin range) expanded over
+    ``node_macs`` (ordered as the ONNX graph)."""
+    names = list(node_macs)
+    out = []
+    for part in layer_profile.fused_parts(layer_name):
+        if "..." in part:
+            first, _, last = part.partition("...")
+            if first in node_macs and last in node_macs:
+                lo, hi = names.index(first), names.index(last)
+                out.extend(names[min(lo, hi):max(lo, hi) + 1])
+                continue
+            out.extend(p for p in (first, last) if p)
+            continue
+        out.append(part)
+    return out
+
+
+def is_mac_layer(layer_type, layer_name, nodes, node_macs):
+    """Does this engine layer compute MACs? By its type, or for a fused subgraph by the nodes it holds."""
+    kind = layer_type.lower()
+    if any(word in kind for word in MAC_LAYER_WORDS):
+        return True
+    if not any(word in kind or word in layer_name.lower() for word in FUSED_GRAPH_WORDS):
+        return False
+    if node_macs:
+        return any(int(node_macs.get(n) or 0) > 0 for n in nodes)
+    return any(word in n.lower() for n in nodes for word in MAC_OP_WORDS)
 
 
 def _format_dtype(text):
@@ -496,10 +531,11 @@ def _format_dtype(text):
 def classify_trt_layers(layers, node_macs, requested):
     """Which precision the MAC-bearing layers of an engine run in, from the engine inspector.
 
-    A layer is MAC-bearing when its LayerType names a convolution, GEMM, fully connected or matrix
-    multiply; its precision is the data type of its first input's format. MACs per layer are the sum
-    over the ONNX nodes fused into it (``node_macs``, by node name; 1 when unknown). Returns None
-    when the inspector gave no layer types (plan built without DETAILED verbosity).
+    A layer is MAC-bearing when its LayerType names a convolution (also ``ConvActPool``), GEMM, fully
+    connected or matrix multiply, or when it is a fused subgraph (Myelin / kgen ``ForeignNode``)
+    holding such a node; its precision is the data type of its first input's format. MACs per layer
+    are the sum over the ONNX nodes fused into it (``node_macs``, by node name; 1 when unknown).
+    Returns None when the inspector gave no layer types (plan built without DETAILED verbosity).
     """
     if not layers or not any(isinstance(layer, dict) and layer.get("LayerType") for layer in layers):
         return None
@@ -508,12 +544,13 @@ def classify_trt_layers(layers, node_macs, requested):
     kept = {}
     for layer in layers:
         layer_type = str(layer.get("LayerType") or "")
-        if not any(word in layer_type.lower() for word in MAC_LAYER_WORDS):
+        name = str(layer.get("Name") or "")
+        parts = layer_onnx_nodes(name, node_macs)
+        if not is_mac_layer(layer_type, name, parts, node_macs):
             continue
         inputs = layer.get("Inputs") or []
         fmt = inputs[0].get("Format/Datatype") if inputs and isinstance(inputs[0], dict) else None
         dtype = _format_dtype(fmt)
-        parts = layer_profile.fused_parts(str(layer.get("Name") or ""))
         macs = sum(int(node_macs.get(p) or 0) for p in parts) or 1
         if dtype in reduced:
             low += macs

@@ -67,6 +67,7 @@ class TrtApi(object):
         self.inspector = v >= (8, 2)
         self.tensor_io = v >= (8, 5)
         self.parser_node_names = v >= (10,)
+        self.parser_path = v >= (8,)
         self.precision_flags = v < FIRST_UNSUPPORTED
 
     def __repr__(self):
@@ -256,7 +257,9 @@ def parse_onnx(trt, api, network, logger, onnx_path):
     with open(onnx_path, "rb") as fh:
         data = fh.read()
     parser = trt.OnnxParser(network, logger)
-    ok = parser.parse(data)
+    # the path lets the parser find external weights (model.onnx + model.onnx.data, as torch.onnx.export
+    # writes models over 2 GB): ``parse(model, path=None)`` in the real 8.5.2.2 module's docstring
+    ok = parser.parse(data, str(onnx_path)) if api.parser_path else parser.parse(data)
     count = int(parser.num_errors)
     if ok and not count:
         return parser

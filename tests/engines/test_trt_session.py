@@ -4,6 +4,7 @@ these tests check plumbing (which events bound which step, which calls are summa
 import json
 
 import numpy as np
+import onnx_models
 import pytest
 import trt_fakes
 
@@ -161,3 +162,51 @@ def test_classify_trt_layers_weights_by_macs():
     assert report["precision_effective"] == "mixed" and report["fp16_mac_fraction"] == 0.75
     assert report["kept"] == ["CaskConvolution x1"]
     assert classify_trt_layers([{"Name": "conv1"}], {}, "fp16") is None  # names only: unknown
+
+
+def _fp16(name, layer_type):
+    return {"Name": name, "LayerType": layer_type, "Inputs": [{"Format/Datatype": "Channel major FP16 format"}]}
+
+
+def _fp32(name, layer_type):
+    return {"Name": name, "LayerType": layer_type, "Inputs": [{"Format/Datatype": "Row major linear FP32"}]}
+
+
+def test_a_fused_conv_act_pool_layer_counts_its_macs():
+    layers = [_fp16("conv1 + relu1 + pool1", "ConvActPool"), _fp32("conv2", "CaskConvolution")]
+    report = classify_trt_layers(layers, {"conv1": 300, "conv2": 100}, "fp16")
+    assert (report["precision_effective"], report["fp16_mac_fraction"]) == ("mixed", 0.75)
+
+
+def test_a_myelin_subgraph_counts_the_macs_of_the_range_it_holds():
+    node_macs = {"conv1": 100, "relu1": 0, "fc1": 200, "fc2": 100}
+    layers = [_fp32("conv1", "CaskConvolution"), _fp16("{ForeignNode[relu1...fc2]}", "Myelin")]
+    assert classify_trt_layers(layers, node_macs, "fp16")["fp16_mac_fraction"] == 0.75
+
+
+def test_a_kgen_subgraph_without_mac_nodes_is_not_a_mac_layer():
+    layers = [_fp16("conv1", "CaskConvolution"), _fp32("{ForeignNode[/act/Relu]}", "kgen")]
+    assert classify_trt_layers(layers, {"conv1": 100, "/act/Relu": 0}, "fp16")["precision_effective"] == "fp16"
+
+
+def test_a_myelin_layer_without_mac_counts_is_judged_by_its_node_names():
+    layers = [_fp32("{ForeignNode[/fc/Gemm]}", "Myelin")]
+    assert classify_trt_layers(layers, {}, "fp16")["precision_effective"] == "fp32"
+
+
+def _external_weights_net(tmp_path):
+    import onnx
+
+    (tmp_path / "ext").mkdir()
+    path = onnx_models.conv_net(tmp_path / "ext" / "model.onnx")
+    model = onnx.load(path)
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location="model.onnx.data",
+              size_threshold=0)
+    return path
+
+
+def test_a_model_with_external_weights_builds(monkeypatch, cache_dir, tmp_path):
+    trt_fakes.install(monkeypatch, version="8.5.2.2")
+    session = TensorRTBackend().load(trt_fakes.spec_for(_external_weights_net(tmp_path), cache_dir))
+    assert session.infer(np.zeros((1, 3, 16, 16), np.float32)).shape == (1, 10)
+    session.close()

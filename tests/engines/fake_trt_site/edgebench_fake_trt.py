@@ -474,6 +474,16 @@ def make_tensorrt(world):
                     "Please ensure the network was created using the EXPLICIT_BATCH NetworkDefinitionCreationFlag.\""))
                 return False
             graph = proto.graph
+            base = os.path.dirname(str(path)) if path else None
+            for tensor in graph.initializer:
+                if tensor.data_location != 1:  # TensorProto.EXTERNAL
+                    continue
+                location = dict((e.key, e.value) for e in tensor.external_data).get("location", "")
+                if base is None or not os.path.exists(os.path.join(base, location)):
+                    self.errors.append(IParserError(
+                        ErrorCode.INVALID_GRAPH, "Failed to import initializer {}: cannot open external data file "
+                        "{!r} (pass the model path to parse())".format(tensor.name, location)))
+                    return False
             for index, node in enumerate(graph.node):
                 if node.op_type not in SUPPORTED_OPS or (node.domain not in ("", "ai.onnx")):
                     self.errors.append(IParserError(
