@@ -82,6 +82,9 @@ class CudaApi(object):
     def dtoh_async(self, host, device, stream):
         raise NotImplementedError
 
+    def dtod_async(self, dst, src, nbytes, stream):
+        raise NotImplementedError
+
     def close(self):
         """Free what was allocated here and release the context. Safe to call twice."""
 
@@ -175,6 +178,9 @@ class PycudaApi(CudaApi):
 
     def dtoh_async(self, host, device, stream):
         self._cuda.memcpy_dtoh_async(host, device, stream)
+
+    def dtod_async(self, dst, src, nbytes, stream):
+        self._cuda.memcpy_dtod_async(dst, src, int(nbytes), stream)
 
     def close(self):
         for buf in self._allocations:
@@ -314,6 +320,10 @@ class CudaPythonApi(CudaApi):
     def dtoh_async(self, host, device, stream):
         kind = self._rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
         self._call("cudaMemcpyAsync", host.ctypes.data, int(device), host.nbytes, kind, stream)
+
+    def dtod_async(self, dst, src, nbytes, stream):
+        kind = self._rt.cudaMemcpyKind.cudaMemcpyDeviceToDevice
+        self._call("cudaMemcpyAsync", int(dst), int(src), int(nbytes), kind, stream)
 
     def close(self):
         rt = self._rt

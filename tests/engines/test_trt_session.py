@@ -78,7 +78,8 @@ def test_without_a_timed_window_all_calls_but_the_first_are_summarised(monkeypat
     trt_fakes.install(monkeypatch)
     session = _load(trt_fakes.spec_for(tiny_onnx, cache_dir, no_transfers=True))
     ticks = iter([100.0, 1.0, 3.0])
-    session._cuda.elapsed_ms = lambda start, end: next(ticks)
+    start, end = session._events[1], session._events[2]
+    session._cuda.elapsed_ms = lambda a, b: next(ticks) if (a, b) == (start, end) else 0.0
     for _ in range(3):
         session.run()
     assert session.timing_columns()["gpu_compute_median_ms"] == 2.0
@@ -210,3 +211,49 @@ def test_a_model_with_external_weights_builds(monkeypatch, cache_dir, tmp_path):
     session = TensorRTBackend().load(trt_fakes.spec_for(_external_weights_net(tmp_path), cache_dir))
     assert session.infer(np.zeros((1, 3, 16, 16), np.float32)).shape == (1, 10)
     session.close()
+
+
+def test_no_transfers_starts_the_compute_clock_on_a_busy_stream(monkeypatch, tiny_onnx, cache_dir):
+    trt_fakes.install(monkeypatch)
+    session = _load(trt_fakes.spec_for(tiny_onnx, cache_dir, no_transfers=True))
+    order = []
+    cuda = session._cuda
+    record, dtod = cuda.record, cuda.dtod_async
+    monkeypatch.setattr(cuda, "record", lambda event, stream: order.append(session._events.index(event)) or
+                        record(event, stream))
+    monkeypatch.setattr(cuda, "dtod_async", lambda *a: order.append("copy") or dtod(*a))
+    session.run()
+    session.close()
+    assert order == [0, "copy", 1, 2]
+
+
+def test_no_transfers_compute_time_leaves_out_the_busy_stream_copy(monkeypatch, tiny_onnx, cache_dir):
+    trt_fakes.install(monkeypatch)
+    with_copies = _load(trt_fakes.spec_for(tiny_onnx, cache_dir, batch=2))
+    with_copies.run()
+    with_copies.run()
+    expected = with_copies.timing_columns()["gpu_compute_median_ms"]
+    with_copies.close()
+    compute_only = _load(trt_fakes.spec_for(tiny_onnx, cache_dir, batch=2, no_transfers=True))
+    compute_only.run()
+    compute_only.run()
+    assert compute_only.timing_columns()["gpu_compute_median_ms"] == pytest.approx(expected)
+    compute_only.close()
+
+
+def test_the_busy_stream_copy_grows_until_it_outlasts_the_enqueue():
+    from edgebench.engines.tensorrt import next_pad_bytes
+
+    assert next_pad_bytes(1 << 20, pad_ms=0.1, enqueue_ms=0.4) == int((1 << 20) / 0.1 * 0.4 * 1.5)
+
+
+def test_the_busy_stream_copy_stays_when_it_already_outlasts_the_enqueue():
+    from edgebench.engines.tensorrt import next_pad_bytes
+
+    assert next_pad_bytes(1 << 20, pad_ms=0.5, enqueue_ms=0.4) == 1 << 20
+
+
+def test_the_busy_stream_copy_is_capped():
+    from edgebench.engines.tensorrt import PAD_MAX_BYTES, next_pad_bytes
+
+    assert next_pad_bytes(16 << 20, pad_ms=0.01, enqueue_ms=50.0) == PAD_MAX_BYTES

@@ -53,6 +53,7 @@ import numpy as np
 
 PLAN_MAGIC = b"FAKETRT1\n"
 H2D_BYTES_PER_MS = 4.0e6  # invented copy speed of the fake GPU
+D2D_BYTES_PER_MS = 1.0e7  # invented device-to-device copy speed
 LAYER_MS = 0.02  # invented cost of one layer for one image
 
 GPUS = {
@@ -167,6 +168,11 @@ class World(object):
         self._next_address += (int(nbytes) + 0xFFFF) & ~0xFFF
         self.memory[address] = bytearray(int(nbytes))
         return address
+
+    def free(self, address):
+        self.freed.add(int(address))
+        if int(address) in self.memory:
+            self.memory[int(address)] = bytearray()  # the bytes go; the address stays known as freed
 
     def buffer(self, address, nbytes=None):
         address = int(address)
@@ -1207,7 +1213,7 @@ def make_pycuda(world):
         __index__ = __int__
 
         def free(self):
-            world.freed.add(self.address)
+            world.free(self.address)
 
     class PagelockedArray(np.ndarray):
         pass
@@ -1296,12 +1302,18 @@ def make_pycuda(world):
         memcpy_dtoh(dest, src)
         _stream_of(stream).advance(dest.nbytes / H2D_BYTES_PER_MS)
 
+    def memcpy_dtod_async(dest, src, size, stream=None):
+        data = bytes(world.buffer(int(src), int(size))[: int(size)])
+        world.buffer(int(dest), int(size))[: int(size)] = data
+        _stream_of(stream).advance(int(size) / D2D_BYTES_PER_MS)
+
     def mem_get_info():
         return (2 << 30, 4 << 30)
 
     for name, value in list(locals().items()):
         if name in ("Context", "Device", "DeviceAllocation", "Stream", "Event", "event_flags", "init", "mem_alloc",
                     "pagelocked_empty", "memcpy_htod", "memcpy_dtoh", "memcpy_htod_async", "memcpy_dtoh_async",
+                    "memcpy_dtod_async",
                     "mem_get_info", "PagelockedArray"):
             setattr(driver, name, value)
     return pycuda, driver
@@ -1371,7 +1383,7 @@ def make_cuda_python(world):
         return (ok, world.alloc(int(nbytes)))
 
     def cudaFree(address):
-        world.freed.add(int(address))
+        world.free(int(address))
         return (ok,)
 
     def cudaStreamCreate():
@@ -1421,6 +1433,10 @@ def make_cuda_python(world):
                 if not _host_known(int(dst), nbytes):
                     return (bad,)
                 ctypes.memmove(int(dst), bytes(world.buffer(int(src), nbytes)[:nbytes]), nbytes)
+            elif int(kind) == int(cudart.cudaMemcpyKind.cudaMemcpyDeviceToDevice):
+                world.buffer(int(dst), nbytes)[:nbytes] = bytes(world.buffer(int(src), nbytes)[:nbytes])
+                world.stream(int(stream)).advance(nbytes / D2D_BYTES_PER_MS)
+                return (ok,)
             else:
                 return (bad,)
         except FakeCudaError:
