@@ -286,13 +286,15 @@ class Torch2trtCalibDataset(object):
     """torch2trt's ``int8_calib_dataset`` over a calibration source.
 
     ``len(ds)`` is the number of selected items; ``ds[i]`` is ``[tensor]`` with the image as a
-    1 x C x H x W float32 tensor on ``device``. An item that cannot be decoded is replaced by the
-    next decodable one (wrapping around), so every index returns an image.
+    1 x C x H x W float32 tensor on ``device`` (``batch_axis=False``: C x H x W, what torch2trt 0.4's
+    calibrator copies into one slot of its batch buffer). An item that cannot be decoded is replaced by
+    the next decodable one (wrapping around), so every index returns an image.
     """
 
-    def __init__(self, source, device="cuda"):
+    def __init__(self, source, device="cuda", batch_axis=True):
         self.source = source
         self.device = device
+        self.batch_axis = batch_axis
 
     def __len__(self):
         return self.source.count
@@ -311,5 +313,5 @@ class Torch2trtCalibDataset(object):
                 image = self.source.load((index + step) % len(self))
             except UndecodableImage:
                 continue
-            return [torch.from_numpy(image[None].copy()).to(self.device)]
+            return [torch.from_numpy((image[None] if self.batch_axis else image).copy()).to(self.device)]
         raise UsageError("calibration data {} has no decodable image".format(self.source.ref))

@@ -1474,6 +1474,9 @@ def make_torch2trt(world, version="0.5.0"):
 
         def forward(self, *inputs):
             x = inputs[0]
+            static = int(self.engine.io[0][1][0])
+            if static >= 0 and int(x.shape[0]) != static:  # torch2trt 0.4 engines have static shapes
+                raise RuntimeError("fake TensorRT: engine built for batch {} was given {}".format(static, x.shape[0]))
             shape = (int(x.shape[0]),) + tuple(self.engine.io[-1][1][1:])
             out = _fake_output(x.detach().cpu().numpy(), shape)
             profiler = self.context.profiler
@@ -1482,44 +1485,99 @@ def make_torch2trt(world, version="0.5.0"):
                     profiler.report_layer_time(layer["name"], LAYER_MS)
             return torch.from_numpy(out).to(x.device)
 
-    def torch2trt(module_, inputs, input_names=None, output_names=None, log_level=None, fp16_mode=False,
-                  max_workspace_size=1 << 25, int8_mode=False, int8_calib_dataset=None, min_shapes=None,
-                  max_shapes=None, opt_shapes=None, max_batch_size=None, **kwargs):
+    def _release_0_4_rules(inputs, max_batch_size):
+        """torch2trt 0.4.0 (NVIDIA-AI-IOT/torch2trt v0.4.0, torch2trt/torch2trt.py): the example is cut to
+        ``inputs[0:max_batch_size]`` (default 1) and the explicit-batch network takes its full static
+        shape; min/opt/max shapes do not exist (swallowed by **kwargs)."""
+        x = inputs[0][0:max_batch_size or 1]
+        return x, (int(x.shape[0]),) * 3
+
+    def _calibrate(call, x, dataset, legacy, calib_batch):
+        """What torch2trt's DatasetCalibrator does with the dataset's items (torch2trt/calibration.py):
+        0.4 copies each item into one C x H x W slot of a (int8_calib_batch_size, C, H, W) buffer
+        (``buffer[i].copy_(tensor)``) that TensorRT reads as one whole engine batch."""
+        if dataset is None:
+            raise ValueError("fake torch2trt: int8 without a calibration dataset")
+        shapes = set(tuple(dataset[i][0].shape) for i in range(len(dataset)))
+        call["calib_items"] = len(dataset)
+        call["calib_shapes"] = sorted(shapes)
+        if legacy:
+            slot = tuple(int(d) for d in x.shape[1:])
+            if any(shape != slot for shape in shapes):
+                raise RuntimeError("output with shape {} doesn't match the broadcast shape {}".format(
+                    list(slot), list(sorted(shapes)[0])))
+            if calib_batch != int(x.shape[0]):
+                raise RuntimeError("fake TensorRT: the calibration buffer holds {} images but the engine reads {} "
+                                   "(illegal memory access)".format(calib_batch, int(x.shape[0])))
+
+    def _convert(module_, inputs, input_names, output_names, fp16_mode, max_workspace_size, int8_mode,
+                 int8_calib_dataset, min_shapes, opt_shapes, max_shapes, max_batch_size, int8_calib_batch_size,
+                 kwargs):
         call = dict(kwargs, fp16_mode=fp16_mode, int8_mode=int8_mode, max_workspace_size=max_workspace_size,
                     min_shapes=min_shapes, opt_shapes=opt_shapes, max_shapes=max_shapes,
-                    max_batch_size=max_batch_size, calib_items=None)
+                    max_batch_size=max_batch_size, int8_calib_batch_size=int8_calib_batch_size, calib_items=None)
         world.torch2trt_calls.append(call)
-        x = inputs[0]
+        legacy = version_tuple(module.__version__) < (0, 5)
+        if legacy:
+            x, (lo, opt, hi) = _release_0_4_rules(inputs, max_batch_size)
+        else:
+            x = inputs[0]
+            batch = int(x.shape[0])
+            if max_batch_size is not None and not min_shapes:  # 0.5: the legacy argument becomes 1..max
+                lo, opt, hi = 1, batch, int(max_batch_size)
+            else:
+                lo = (min_shapes[0][0] if min_shapes else batch)
+                opt = (opt_shapes[0][0] if opt_shapes else batch)
+                hi = (max_shapes[0][0] if max_shapes else batch)
         with torch.no_grad():
             y = module_(x)
         if int8_mode:
-            if int8_calib_dataset is None:
-                raise ValueError("fake torch2trt: int8 without a calibration dataset")
-            shapes = set()
-            for i in range(len(int8_calib_dataset)):
-                shapes.add(tuple(int8_calib_dataset[i][0].shape))
-            call["calib_items"] = len(int8_calib_dataset)
-            call["calib_shapes"] = sorted(shapes)
+            _calibrate(call, x, int8_calib_dataset, legacy, int8_calib_batch_size or 1)
         rest_in = [int(d) for d in x.shape[1:]]
         rest_out = [int(d) for d in y.shape[1:]]
-        batch = int(x.shape[0])
-        lo = (min_shapes[0][0] if min_shapes else batch)
-        opt = (opt_shapes[0][0] if opt_shapes else batch)
-        hi = (max_shapes[0][0] if max_shapes else batch)
         precision = "int8" if int8_mode and world.fast_int8 else ("fp16" if fp16_mode else "fp32")
         plan = {
             "tensorrt": world.version_text, "gpu": world.gpu_name,
-            "inputs": [["input_0", [-1] + rest_in]], "outputs": [["output_0", [-1] + rest_out]],
-            "profile": {"input_0": [[lo] + rest_in, [opt] + rest_in, [hi] + rest_in]},
+            "inputs": [["input_0", ([lo] if legacy else [-1]) + rest_in]],
+            "outputs": [["output_0", ([lo] if legacy else [-1]) + rest_out]],
+            "profile": {} if legacy else {"input_0": [[lo] + rest_in, [opt] + rest_in, [hi] + rest_in]},
             "layers": [{"name": "{}_{}".format(type(m).__name__, i), "type": type(m).__name__, "nodes": [],
                         "precision": precision} for i, m in enumerate(module_.modules()) if not list(m.children())],
             "precision": precision, "detailed": False, "workspace": max_workspace_size, "calibration": None,
         }
+        call["static_shape"] = [int(d) for d in x.shape] if legacy else None
         world.log_build({"torch2trt": True, "precision": precision, "profile": plan["profile"]})
         engine = trt.Runtime(trt.Logger()).deserialize_cuda_engine(PLAN_MAGIC + json.dumps(plan).encode("utf-8"))
         return TRTModule(engine=engine, input_names=input_names or ["input_0"],
                          output_names=output_names or ["output_0"])
 
+    def torch2trt(module_, inputs, input_names=None, output_names=None, log_level=None, fp16_mode=False,
+                  max_workspace_size=1 << 25, int8_mode=False, int8_calib_dataset=None, min_shapes=None,
+                  max_shapes=None, opt_shapes=None, max_batch_size=None, int8_calib_batch_size=None, **kwargs):
+        """The v0.5.0 RELEASE: ``config.max_workspace_size = ...`` and ``builder.build_engine(network,
+        config)``, both gone from TensorRT 10, so on 10.x it fails with AttributeError."""
+        config = trt.Builder(trt.Logger()).create_builder_config()
+        config.max_workspace_size = max_workspace_size  # AttributeError on TensorRT 10, as the real release
+        return _convert(module_, inputs, input_names, output_names, fp16_mode, max_workspace_size, int8_mode,
+                        int8_calib_dataset, min_shapes, opt_shapes, max_shapes, max_batch_size, int8_calib_batch_size,
+                        kwargs)
+
+    def torch2trt_master(module_, inputs, input_names=None, output_names=None, log_level=None, fp16_mode=False,
+                         max_workspace_size=1 << 25, int8_mode=False, int8_calib_dataset=None, min_shapes=None,
+                         max_shapes=None, opt_shapes=None, max_batch_size=None, int8_calib_batch_size=None,
+                         **kwargs):
+        """torch2trt's master (also "0.5.0"): picks builder.build_serialized_network on TensorRT 10."""
+        builder = trt.Builder(trt.Logger())
+        build = builder.build_serialized_network  # noqa: F841 - the master's TensorRT 10 path
+        return _convert(module_, inputs, input_names, output_names, fp16_mode, max_workspace_size, int8_mode,
+                        int8_calib_dataset, min_shapes, opt_shapes, max_shapes, max_batch_size, int8_calib_batch_size,
+                        kwargs)
+
+    def use_master():
+        """Make this fake torch2trt the master branch rather than the v0.5.0 release."""
+        module.torch2trt = torch2trt_master
+
+    module.use_master = use_master
     module.TRTModule = TRTModule
     module.torch2trt = torch2trt
     return module
