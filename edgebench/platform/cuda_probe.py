@@ -9,8 +9,18 @@ cuda-python: ``cudaGetDeviceCount`` + ``cudaGetDeviceProperties``), in a child p
 the caller (the sweep's parent, the agent, ``doctor``) never loads the driver or holds GPU memory,
 and a crashing driver cannot take it down. The answer is memoised per process.
 
+On a machine with a discrete GPU the probe also reads, where the bindings give them, the device's
+memory (cuda-python: ``cudaMemGetInfo``, which makes the child's primary context; pycuda: the total
+only, no context) and NVML's view (``nvidia-ml-py``): SM and memory clocks (current and maximum),
+the active clock throttle reasons, temperature, enforced power limit and memory. On a Jetson NVML
+has none of this (the integrated GPU is not an NVML device) and the answer says so.
+
 ``python -m edgebench.platform.cuda_probe [--prefer pycuda|cuda-python]`` prints the probe as JSON:
-``{"ok", "binding", "devices", "name", "compute_capability", "reasons"}``.
+``{"ok", "binding", "devices", "name", "compute_capability", "memory_total_mb", "memory_free_mb",
+"nvml", "reasons"}``; ``nvml`` is None when nvidia-ml-py is absent, ``{"error": ...}`` when NVML
+cannot start, else ``{"name", "sm_clock_mhz", "sm_clock_max_mhz", "mem_clock_mhz",
+"mem_clock_max_mhz", "throttle_reasons", "temperature_c", "power_limit_w", "memory_total_mb",
+"memory_used_mb"}``.
 """
 import json
 import os
@@ -19,6 +29,20 @@ import sys
 
 PROBE_TIMEOUT_S = 120
 BINDINGS = ("pycuda", "cuda-python")
+MB = 1024.0 * 1024.0
+
+# nvmlClocksThrottleReasons bits (NVML API reference, nvml.h)
+THROTTLE_REASONS = (
+    (0x1, "gpu_idle"),
+    (0x2, "applications_clocks_setting"),
+    (0x4, "sw_power_cap"),
+    (0x8, "hw_slowdown"),
+    (0x10, "sync_boost"),
+    (0x20, "sw_thermal_slowdown"),
+    (0x40, "hw_thermal_slowdown"),
+    (0x80, "hw_power_brake_slowdown"),
+    (0x100, "display_clock_setting"),
+)
 
 _MEMO = {}
 
@@ -31,7 +55,8 @@ def _probe_pycuda():
     if count < 1:
         raise RuntimeError("cuDeviceGetCount found no CUDA device")
     device = cuda.Device(0)
-    return count, str(device.name()), [int(x) for x in device.compute_capability()]
+    memory = {"memory_total_mb": round(device.total_memory() / MB, 1), "memory_free_mb": None}
+    return count, str(device.name()), [int(x) for x in device.compute_capability()], memory
 
 
 def _probe_cuda_python():
@@ -52,16 +77,68 @@ def _probe_cuda_python():
     name = props.name
     if isinstance(name, bytes):
         name = name.split(b"\0", 1)[0].decode("utf-8", "replace")
-    return count, str(name).strip(), [int(props.major), int(props.minor)]
+    memory = {"memory_total_mb": None, "memory_free_mb": None}
+    result = cudart.cudaMemGetInfo()
+    if result[0] == cudart.cudaError_t.cudaSuccess:
+        memory = {"memory_free_mb": round(int(result[1]) / MB, 1), "memory_total_mb": round(int(result[2]) / MB, 1)}
+    return count, str(name).strip(), [int(props.major), int(props.minor)], memory
+
+
+def throttle_reasons(mask):
+    """Names of the set bits of an NVML clocks-throttle-reasons mask."""
+    return [name for bit, name in THROTTLE_REASONS if int(mask) & bit]
+
+
+def _nvml_facts():
+    """NVML's view of GPU 0, or None without nvidia-ml-py, or {"error": ...}."""
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+    except Exception as exc:  # NVMLError_LibraryNotFound without a driver, NotSupported on a Jetson
+        return {"error": "{}: {}".format(type(exc).__name__, " ".join(str(exc).split()))}
+    try:
+        handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+        name = pynvml.nvmlDeviceGetName(handle)
+        facts = {"name": name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)}
+        reasons = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
+            pynvml.nvmlDeviceGetCurrentClocksThrottleReasons
+        queries = (
+            ("sm_clock_mhz", lambda: pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM)),
+            ("sm_clock_max_mhz", lambda: pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_SM)),
+            ("mem_clock_mhz", lambda: pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_MEM)),
+            ("mem_clock_max_mhz", lambda: pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_MEM)),
+            ("throttle_reasons", lambda: throttle_reasons(reasons(handle))),
+            ("temperature_c", lambda: pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU)),
+            ("power_limit_w", lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0),
+            ("memory_total_mb", lambda: round(pynvml.nvmlDeviceGetMemoryInfo(handle).total / MB, 1)),
+            ("memory_used_mb", lambda: round(pynvml.nvmlDeviceGetMemoryInfo(handle).used / MB, 1)),
+        )
+        for key, query in queries:
+            try:
+                facts[key] = query()
+            except Exception:  # NVML_ERROR_NOT_SUPPORTED for this field on this GPU
+                facts[key] = None
+        return facts
+    except Exception as exc:
+        return {"error": "{}: {}".format(type(exc).__name__, " ".join(str(exc).split()))}
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:  # shutting down after a failed query
+            pass
 
 
 def probe_here(prefer=None):
     """The probe in this process: a dict (see the module docstring). Never raises."""
     order = [prefer] if prefer in BINDINGS else list(BINDINGS)
     reasons = []
+    nvml = _nvml_facts()
     for binding in order:
         try:
-            count, name, capability = (_probe_pycuda if binding == "pycuda" else _probe_cuda_python)()
+            count, name, capability, memory = (_probe_pycuda if binding == "pycuda" else _probe_cuda_python)()
         except ImportError as exc:
             reasons.append("{} is not installed ({})".format(binding, exc))
             continue
@@ -69,10 +146,16 @@ def probe_here(prefer=None):
             text = " ".join(str(exc).split()) or "no reason given"
             reasons.append("{}: {}: {}".format(binding, type(exc).__name__, text))
             continue
-        return {"ok": True, "binding": binding, "devices": count, "name": name, "compute_capability": capability,
-                "reasons": reasons}
+        result = {"ok": True, "binding": binding, "devices": count, "name": name, "compute_capability": capability,
+                  "nvml": nvml, "reasons": reasons}
+        result.update(memory)
+        return result
+    return _failed(reasons, nvml)
+
+
+def _failed(reasons, nvml=None):
     return {"ok": False, "binding": None, "devices": 0, "name": None, "compute_capability": None,
-            "reasons": reasons}
+            "memory_total_mb": None, "memory_free_mb": None, "nvml": nvml, "reasons": reasons}
 
 
 def _child_env():
@@ -103,8 +186,7 @@ def probe_device(prefer=None, timeout_s=PROBE_TIMEOUT_S):
             raise RuntimeError("the CUDA probe died ({})".format(tail))
         result = json.loads(lines[-1])
     except (OSError, ValueError, RuntimeError) as exc:
-        result = {"ok": False, "binding": None, "devices": 0, "name": None, "compute_capability": None,
-                  "reasons": [str(exc)]}
+        result = _failed([str(exc)])
     _MEMO[key] = result
     return dict(result)
 

@@ -1358,6 +1358,9 @@ def make_cuda_python(world):
     def cudaGetDeviceCount():
         return (ok, 1)
 
+    def cudaMemGetInfo():
+        return (ok, 2 << 30, 4 << 30)  # invented: 2 GB free of 4 GB
+
     def cudaMemcpy(dst, src, nbytes, kind):
         if int(kind) != int(cudart.cudaMemcpyKind.cudaMemcpyHostToDevice):
             return (bad,)

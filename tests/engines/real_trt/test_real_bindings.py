@@ -190,3 +190,10 @@ def test_doctor_says_tensorrt_is_refused_here(trt):
 
     checks = {c["name"]: c for c in diagnose()["checks"]}
     assert "refused" in checks["cuda_device"]["state"] and "CUDA" in checks["cuda_device"]["state"]
+
+
+def test_real_nvml_without_a_driver_is_reported_not_raised(trt):
+    from edgebench.platform.cuda_probe import probe_here
+
+    nvml = probe_here()["nvml"]
+    assert nvml is not None and "NVML Shared Library Not Found" in nvml["error"]
