@@ -36,6 +36,32 @@ cuda-python: the ``cudart`` calls the backend uses, returning ``(cudaError_t, va
 torch2trt (needs real torch, CPU only): ``torch2trt(module, inputs, ...)`` returning a ``TRTModule``
 around a fake engine, and ``TRTModule(engine=, input_names=, output_names=)``.
 
+Checked against the real modules (tests/engines/trt_api/*.json, written by tools/trt_api_manifest.py
+from TensorRT 8.5.2.2, 8.6.1, 10.3.0 and 10.13.3.9; tests/engines/test_trt_fake_api.py): every
+class, member and enum value defined here for a version exists in the real module of that version.
+What that check and the real 8.5.2.2 wheel (tests/engines/real_trt/) showed, and the fake now does:
+
+* the parser error class is ``trt.ParserError`` (not ``IParserError``); ``node_name()`` and
+  ``node_operator()`` only from 10; the engine/context/config/network classes are exported under
+  their real names (``ICudaEngine``, ``IExecutionContext``, ``IBuilderConfig``, ...);
+* calibrators have ``get_algorithm()`` returning ``trt.CalibrationAlgoType`` (no ``algorithm``);
+* ``BuilderFlag.STRICT_TYPES`` is gone from 10; ``has_implicit_batch_dimension`` (network and
+  engine) and ``all_binding_shapes_specified`` stay in 10; ``set_optimization_profile_async``
+  exists from 8.0; the profiler reports from the async calls too;
+* ``DataType`` per version (UINT8 8.5, FP8 8.6, BF16/INT64/INT4 10, FP4/E8M0 10.8) with the
+  ``trt.float32``-style aliases, and engine I/O in the ONNX file's types, not always FLOAT;
+* ``trt.nptype`` of 8.2-8.5 raises AttributeError with numpy >= 1.24 (``np.bool``);
+* no GPU (``gpu="none"``): ``Builder``/``Runtime`` log "CUDA initialization failure with error: 35"
+  as a WARNING and raise ``TypeError: pybind11::init(): factory function returned nullptr`` (never
+  None); pycuda does not import; every cudart call raises ``RuntimeError: Failed to dlopen
+  libcuda.so.1`` (cuda-python 11.8);
+* a Python exception escaping a calibrator callback: 8.2/8.3 ``CalibratorTerminate`` (the real one
+  aborts the process); 8.4+ printed and taken as the end of the data;
+* ``OnnxParser.parse(model, path)``: external weights load only with the model's path;
+* torch2trt: 0.4 builds static shapes (``inputs[0:max_batch_size]``) and copies C x H x W calibration
+  items into a buffer of ``int8_calib_batch_size`` images; the v0.5.0 release fails on TensorRT 10
+  (``config.max_workspace_size``); ``use_master()`` makes it the master branch, which works.
+
 Install per test with ``tests/engines/trt_fakes.py`` (``monkeypatch.setitem(sys.modules, ...)``), or
 in a child process through ``PYTHONPATH=tests/engines/fake_trt_site`` (its ``tensorrt``/``pycuda``/
 ``cuda``/``torch2trt`` packages read ``EDGEBENCH_FAKE_TRT_VERSION`` and ``EDGEBENCH_FAKE_TRT_GPU``;
