@@ -282,7 +282,7 @@ def make_tensorrt(world):
         trt.MemoryPoolType = _enum("MemoryPoolType", ["WORKSPACE", "DLA_MANAGED_SRAM", "DLA_LOCAL_DRAM",
                                                       "DLA_GLOBAL_DRAM"])
     # the real numbering; UINT8 from 8.5, FP8 from 8.6, BF16/INT64/INT4 from 9-10, FP4/E8M0 from 10.8
-    data_types = ["FLOAT", "HALF", "INT8", "INT32", "BOOL", "UINT8"]
+    data_types = ["FLOAT", "HALF", "INT8", "INT32", "BOOL"] + (["UINT8"] if v >= (8, 5) else [])
     if v >= (8, 6):
         data_types.append("FP8")
     if v >= (10,):
@@ -292,7 +292,8 @@ def make_tensorrt(world):
     trt.DataType = _enum("DataType", data_types)
     for name, alias in (("FLOAT", "float32"), ("HALF", "float16"), ("INT8", "int8"), ("INT32", "int32"),
                         ("BOOL", "bool"), ("UINT8", "uint8")):
-        setattr(trt, alias, getattr(trt.DataType, name))
+        if hasattr(trt.DataType, name):
+            setattr(trt, alias, getattr(trt.DataType, name))
     trt.CalibrationAlgoType = _enum("CalibrationAlgoType", ["LEGACY_CALIBRATION", "ENTROPY_CALIBRATION",
                                                             "ENTROPY_CALIBRATION_2", "MINMAX_CALIBRATION"])
     if v >= (8, 5):
@@ -464,7 +465,7 @@ def make_tensorrt(world):
         name = ONNX_TRT_TYPES.get(int(value_info.type.tensor_type.elem_type), "FLOAT")
         if v < (10,) and name == "INT64":
             name = "INT32"  # TensorRT 8 casts INT64 I/O down to INT32 (with a warning)
-        return getattr(trt.DataType, name)
+        return getattr(trt.DataType, name, None)  # None: a type this version does not have
 
     def _dims(value_info):
         dims = []
@@ -526,6 +527,12 @@ def make_tensorrt(world):
             if self.errors:
                 return False
             initializers = set(i.name for i in graph.initializer)
+            for vi in list(graph.input) + list(graph.output):
+                if vi.name not in initializers and _trt_type(vi) is None:
+                    self.errors.append(IParserError(ErrorCode.UNSUPPORTED_GRAPH, "{}: ONNX type {} is not supported "
+                                                    "by TensorRT {}".format(vi.name, vi.type.tensor_type.elem_type,
+                                                                           world.version_text)))
+                    return False
             for vi in graph.input:
                 if vi.name not in initializers:
                     self.network.inputs.append(ITensor(vi.name, _dims(vi), _trt_type(vi)))
