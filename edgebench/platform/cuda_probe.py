@@ -7,7 +7,7 @@ error: 35". ``probe_device()`` asks the same bindings the TensorRT backend uses 
 cuda-python), without creating a CUDA context (pycuda: ``cuInit`` + ``cuDeviceGetCount``;
 cuda-python: ``cudaGetDeviceCount`` + ``cudaGetDeviceProperties``), in a child process so that
 the caller (the sweep's parent, the agent, ``doctor``) never loads the driver or holds GPU memory,
-and a crashing driver cannot take it down. The answer is memoised per process.
+and a crashing driver cannot take it down. A usable device is memoised per process.
 
 On a machine with a discrete GPU the probe also reads, where the bindings give them, the device's
 memory (cuda-python: ``cudaMemGetInfo``, which makes the child's primary context; pycuda: the total
@@ -166,7 +166,7 @@ def _child_env():
 
 
 def probe_device(prefer=None, timeout_s=PROBE_TIMEOUT_S):
-    """``probe_here`` in a child process of this interpreter (memoised per ``prefer``). Never raises."""
+    """``probe_here`` in a child process of this interpreter (a success memoised per ``prefer``). Never raises."""
     key = prefer or ""
     if key in _MEMO:
         return dict(_MEMO[key])
@@ -187,7 +187,8 @@ def probe_device(prefer=None, timeout_s=PROBE_TIMEOUT_S):
         result = json.loads(lines[-1])
     except (OSError, ValueError, RuntimeError) as exc:
         result = _failed([str(exc)])
-    _MEMO[key] = result
+    if result.get("ok"):  # a failure is asked again next time (the agent outlives a driver install)
+        _MEMO[key] = result
     return dict(result)
 
 
