@@ -153,8 +153,8 @@ def check_cuda_usable(backend_name, prefer=None):
     result = probe_device(prefer)
     if not result["ok"]:
         raise trt_compat.TensorRTUnusable(
-            "--backend {} needs an NVIDIA GPU with its CUDA driver, and CUDA finds none here: {}; use --backend "
-            "onnxruntime on this machine".format(backend_name, describe_failure(result)))
+            "--backend {} needs an NVIDIA GPU with its CUDA driver, and there is {}; use --backend onnxruntime on "
+            "this machine".format(backend_name, describe_failure(result)))
     return result
 
 
