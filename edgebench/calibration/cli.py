@@ -389,8 +389,10 @@ def run_calibrate(args):
 def _trt_cache_report(prepared, source, cache_dir):
     from edgebench.calibration import cache
     from edgebench.calibration.trt_calibrator import DEFAULT_TRT_ALGORITHM, trt_cache_path
+    from edgebench.platform.versions import python_package
 
-    path = trt_cache_path(cache_dir, prepared.onnx_sha256, source.fingerprint, DEFAULT_TRT_ALGORITHM)
+    path = trt_cache_path(cache_dir, prepared.onnx_sha256, source.fingerprint, DEFAULT_TRT_ALGORITHM,
+                          python_package("tensorrt")["version"])  # the key holds the TensorRT version
     manifest = cache.load_verified(path)
     return {
         "model": prepared.name,

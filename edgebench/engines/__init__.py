@@ -64,7 +64,7 @@ def resolve_backend_name(name):
     if name in (None, "", "auto"):
         for candidate in ("tensorrt", "onnxruntime"):
             try:
-                backend_class(candidate)
+                backend_class(candidate).check_usable()  # TensorRT installed without a GPU: ONNX Runtime
                 return candidate
             except BackendUnavailable:
                 continue

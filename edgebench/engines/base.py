@@ -165,6 +165,13 @@ class Backend(abc.ABC):
         """Version string of the vendor library, or None."""
         return None
 
+    @classmethod
+    def check_usable(cls):
+        """Preflight, in the parent before any point is stored: raise ``BackendUnavailable`` (a
+        UsageError: exit status 2, one line) when the backend is installed but cannot run on this
+        machine (TensorRT without a GPU). May take a second; backends that always run do nothing."""
+        return None
+
     @abc.abstractmethod
     def load(self, spec):
         """Build (or fetch from the cache) and load an engine for ``spec``; return a Session."""

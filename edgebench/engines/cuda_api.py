@@ -18,10 +18,14 @@ the worker records ``oom``.
 """
 import ctypes
 
-from edgebench.errors import EdgebenchError
+from edgebench.errors import BackendUnavailable, EdgebenchError
 from edgebench.platform.versions import importable
 
 CHOICES = ("pycuda", "cuda-python")
+
+
+class CudaUnavailable(BackendUnavailable):
+    """No usable CUDA device or driver behind the bindings."""
 
 
 class CudaApi(object):
@@ -41,6 +45,14 @@ class CudaApi(object):
 
     def device_alloc(self, nbytes):
         """A device buffer: ``int(buf)`` is its address; ``free_all`` releases it."""
+        raise NotImplementedError
+
+    def device_free(self, buf):
+        """Free one buffer from ``device_alloc`` now (``close`` frees the rest)."""
+        raise NotImplementedError
+
+    def htod(self, device, host):
+        """Synchronous host-to-device copy of a numpy array (any host memory)."""
         raise NotImplementedError
 
     def create_stream(self):
@@ -68,6 +80,9 @@ class CudaApi(object):
         raise NotImplementedError
 
     def dtoh_async(self, host, device, stream):
+        raise NotImplementedError
+
+    def dtod_async(self, dst, src, nbytes, stream):
         raise NotImplementedError
 
     def close(self):
@@ -101,7 +116,7 @@ class PycudaApi(CudaApi):
             except AttributeError:  # pycuda older than 2017.1
                 self._context = self._device.make_context()
         except cuda.Error as exc:
-            raise EdgebenchError("cannot open CUDA device {} with pycuda: {}; check that the GPU is visible "
+            raise CudaUnavailable("cannot open CUDA device {} with pycuda: {}; check that the GPU is visible "
                                  "(nvidia-smi or tegrastats) and that this user is in the video group".format(
                                      device_index, exc))
         self._blocking = cuda.event_flags.BLOCKING_SYNC
@@ -129,6 +144,14 @@ class PycudaApi(CudaApi):
         self._allocations.append(buf)
         return buf
 
+    def device_free(self, buf):
+        if buf in self._allocations:
+            self._allocations.remove(buf)
+        buf.free()
+
+    def htod(self, device, host):
+        self._cuda.memcpy_htod(device, host)
+
     def create_stream(self):
         return self._cuda.Stream()
 
@@ -155,6 +178,9 @@ class PycudaApi(CudaApi):
 
     def dtoh_async(self, host, device, stream):
         self._cuda.memcpy_dtoh_async(host, device, stream)
+
+    def dtod_async(self, dst, src, nbytes, stream):
+        self._cuda.memcpy_dtod_async(dst, src, int(nbytes), stream)
 
     def close(self):
         for buf in self._allocations:
@@ -250,6 +276,18 @@ class CudaPythonApi(CudaApi):
         self._device.append(buf)
         return buf
 
+    def device_free(self, buf):
+        if buf in self._device:
+            self._device.remove(buf)
+        self._call("cudaFree", buf.ptr)
+
+    def htod(self, device, host):
+        import numpy as np
+
+        host = np.ascontiguousarray(host)
+        self._call("cudaMemcpy", int(device), host.ctypes.data, host.nbytes,
+                   self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice)
+
     def create_stream(self):
         stream = self._call("cudaStreamCreate")
         self._streams.append(stream)
@@ -282,6 +320,10 @@ class CudaPythonApi(CudaApi):
     def dtoh_async(self, host, device, stream):
         kind = self._rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
         self._call("cudaMemcpyAsync", host.ctypes.data, int(device), host.nbytes, kind, stream)
+
+    def dtod_async(self, dst, src, nbytes, stream):
+        kind = self._rt.cudaMemcpyKind.cudaMemcpyDeviceToDevice
+        self._call("cudaMemcpyAsync", int(dst), int(src), int(nbytes), kind, stream)
 
     def close(self):
         rt = self._rt
@@ -322,6 +364,12 @@ def open_cuda(prefer=None, device_index=0):
             return CudaPythonApi(device_index)
         except ImportError as exc:
             reasons.append("{}: {}".format(name, exc))
+        except (EdgebenchError, MemoryError):
+            raise
+        except Exception as exc:  # cuda-python raises RuntimeError("Failed to dlopen libcuda.so.1") without a driver
+            raise CudaUnavailable("cannot open CUDA device {} with {}: {}: {}; the TensorRT backend needs an NVIDIA "
+                                  "GPU with its CUDA driver (check nvidia-smi, or tegrastats on a Jetson)".format(
+                                      device_index, name, type(exc).__name__, str(exc).strip() or "no reason"))
     raise EdgebenchError(
         "the TensorRT backend needs CUDA Python bindings and none imports ({}): pip3 install pycuda "
         "(JetPack 4.6/5) or pip3 install cuda-python (JetPack 6)".format("; ".join(reasons)))

@@ -31,9 +31,12 @@ Timing (trtexec's definitions, named by clock):
 
 ``run()`` enqueues copy-in, inference and copy-out on one stream and waits on a blocking-sync event
 (no spinning, as trtexec by default). With the ``no_transfers`` option (``--no-transfers``) it
-enqueues the inference only, on inputs already on the device. Statistics cover the calls after
-``begin_timed_window()`` (the worker calls it before its timed loop); without that call every call
-but the first is summarised.
+enqueues the inference only, on inputs already on the device; the compute start event is then
+recorded on a stream kept busy by a device-to-device copy (sized to outlast the host's enqueue, see
+``next_pad_bytes``), so ``gpu_compute_*_ms`` excludes host launch time: on an idle stream the start
+event fires at once and a launch-bound network's "GPU time" is really the host's enqueue time.
+Statistics cover the calls after ``begin_timed_window()`` (the worker calls it before its timed
+loop); without that call every call but the first is summarised.
 
 ``layers`` option (``--layers``): after the timed loop an ``IProfiler`` is attached and the
 engine is run synchronously (``execute_v2``) ``PROFILE_RUNS`` times; the per-layer profile is
@@ -59,6 +62,9 @@ from edgebench.errors import EdgebenchError, UnsupportedPrecision
 LOG = logging.getLogger("edgebench.engines.tensorrt")
 
 DEFAULT_WORKSPACE_MB = 1024
+PAD_START_BYTES = 1 << 20  # --no-transfers: the device copy that keeps the stream busy during the enqueue
+PAD_MAX_BYTES = 32 << 20
+PAD_MARGIN = 1.5
 SHARED_PROFILE_MAX = 64
 DEFAULT_TRT_CALIB_ALGORITHM = "entropy2"
 MB = 1024.0 * 1024.0
@@ -140,6 +146,28 @@ class TrtOptions(object):
         }
 
 
+def check_cuda_usable(backend_name, prefer=None):
+    """Refuse a GPU backend when the CUDA bindings find no usable GPU and driver (probed in a child)."""
+    from edgebench.platform.cuda_probe import describe_failure, probe_device
+
+    result = probe_device(prefer)
+    if not result["ok"]:
+        raise trt_compat.TensorRTUnusable(
+            "--backend {} needs an NVIDIA GPU with its CUDA driver, and there is {}; use --backend onnxruntime on "
+            "this machine".format(backend_name, describe_failure(result)))
+    return result
+
+
+def next_pad_bytes(pad_bytes, pad_ms, enqueue_ms, limit=PAD_MAX_BYTES):
+    """The busy-stream copy's size for the next call: grown (by the measured copy rate, with a margin)
+    when the last copy ended before the host finished enqueueing, else unchanged; at most ``limit``."""
+    if pad_ms >= enqueue_ms or pad_bytes >= limit:
+        return pad_bytes
+    rate = pad_bytes / max(pad_ms, 1e-3)  # bytes per ms
+    wanted = int(rate * enqueue_ms * PAD_MARGIN)
+    return int(min(limit, max(2 * pad_bytes, wanted)))
+
+
 def gpu_label(name, capability):
     return "{} (sm_{}{})".format(name, capability[0], capability[1])
 
@@ -170,6 +198,11 @@ class TensorRTBackend(Backend):
     @classmethod
     def version(cls):
         return _installed_version()
+
+    @classmethod
+    def check_usable(cls):
+        """TensorRTUnusable (exit 2) when no CUDA GPU and driver answer the CUDA bindings here."""
+        check_cuda_usable(cls.name)
 
     # ----------------------------------------------------------------------------------- load
 
@@ -218,10 +251,7 @@ class _LoadState(object):
     def get_builder(self):
         if self.builder is None:
             self.stage = "creating the builder"
-            self.builder = self.trt.Builder(self.logger)
-            if self.builder is None:
-                raise EdgebenchError("{} could not create a builder: {}".format(
-                    self.api.label, "; ".join(self.logger.take_errors()) or "no reason given"))
+            self.builder = trt_compat.create(self.trt, self.api, self.logger, "Builder")
         return self.builder
 
     def check_precision(self):
@@ -241,7 +271,8 @@ class _LoadState(object):
         self.stage = "opening the calibration data"
         source = source_for_spec(self.spec)
         algorithm = self.options.calib_algorithm
-        path = trt_cache_path(self.spec.cache_dir, self.spec.onnx_sha256, source.fingerprint, algorithm)
+        path = trt_cache_path(self.spec.cache_dir, self.spec.onnx_sha256, source.fingerprint, algorithm,
+                              self.api.version_text)
         material = {"data": source.fingerprint, "algorithm": algorithm, "images": source.count}
         return source, path, material
 
@@ -270,7 +301,7 @@ class _LoadState(object):
         plan_path = cache.plan_path(spec.model, spec.precision, options.batch_label(spec.batch_size),
                                     self.key_material())
         self.stage = "creating the runtime"
-        self.runtime = trt.Runtime(self.logger)
+        self.runtime = trt_compat.create(trt, self.api, self.logger, "Runtime")
         build_s = None
         self.stage = "reading the engine cache"
         plan = cache.load(plan_path)
@@ -370,7 +401,7 @@ class _LoadState(object):
         source, cache_path, _ = self.calibration
         batch = self.spec.batch_size if not self.options.shared_profile else min(8, self.options.shared_profile_max)
         self.stage = "preparing int8 calibration"
-        calibrator = make_int8_calibrator(source, batch, cache_path, self.options.calib_algorithm)
+        calibrator = make_int8_calibrator(source, batch, cache_path, self.options.calib_algorithm, cuda=self.cuda)
         config.int8_calibrator = calibrator
         if shapes:
             profile = builder.create_optimization_profile()
@@ -451,7 +482,9 @@ class _LoadState(object):
             notes.append("shared engine: one optimization profile for batches 1..{}".format(
                 self.options.shared_profile_max))
         if self.options.no_transfers:
-            notes.append("--no-transfers: inputs stay on the GPU; latency excludes host<->device copies")
+            notes.append("--no-transfers: inputs stay on the GPU; latency excludes host<->device copies; GPU "
+                         "compute is timed on a stream kept busy by a device copy while the inference is "
+                         "enqueued, so it excludes host launch time (and latency includes that copy)")
         return EngineInfo(provider=self.gpu, precision_effective=effective, fp16_mac_fraction=fraction,
                           threads=None, notes=notes,
                           calibration_fingerprint=self.calibration[2]["data"] if self.calibration else None)
@@ -464,7 +497,42 @@ class _LoadState(object):
         self.cuda.close()
 
 
-MAC_LAYER_WORDS = ("convolution", "gemm", "fullyconnected", "matrixmultiply", "matmul", "deconvolution")
+MAC_LAYER_WORDS = ("convolution", "gemm", "fullyconnected", "matrixmultiply", "matmul", "deconvolution",
+                   "convactpool")  # ConvActPool: a convolution fused with its activation and pooling
+# Layers that are whole fused subgraphs: Myelin (8.x) / kgen (10.x) "{ForeignNode[a...b]}". They carry
+# MACs when a node they hold does.
+FUSED_GRAPH_WORDS = ("myelin", "kgen", "foreignnode")
+MAC_OP_WORDS = ("conv", "gemm", "matmul", "linear", "fc")
+
+
+def layer_onnx_nodes(layer_name, node_macs):
+    """The ONNX nodes of a layer: its fused parts, with "a...b" (a Myelin range) expanded over
+    ``node_macs`` (ordered as the ONNX graph)."""
+    names = list(node_macs)
+    out = []
+    for part in layer_profile.fused_parts(layer_name):
+        if "..." in part:
+            first, _, last = part.partition("...")
+            if first in node_macs and last in node_macs:
+                lo, hi = names.index(first), names.index(last)
+                out.extend(names[min(lo, hi):max(lo, hi) + 1])
+                continue
+            out.extend(p for p in (first, last) if p)
+            continue
+        out.append(part)
+    return out
+
+
+def is_mac_layer(layer_type, layer_name, nodes, node_macs):
+    """Does this engine layer compute MACs? By its type, or for a fused subgraph by the nodes it holds."""
+    kind = layer_type.lower()
+    if any(word in kind for word in MAC_LAYER_WORDS):
+        return True
+    if not any(word in kind or word in layer_name.lower() for word in FUSED_GRAPH_WORDS):
+        return False
+    if node_macs:
+        return any(int(node_macs.get(n) or 0) > 0 for n in nodes)
+    return any(word in n.lower() for n in nodes for word in MAC_OP_WORDS)
 
 
 def _format_dtype(text):
@@ -481,10 +549,11 @@ def _format_dtype(text):
 def classify_trt_layers(layers, node_macs, requested):
     """Which precision the MAC-bearing layers of an engine run in, from the engine inspector.
 
-    A layer is MAC-bearing when its LayerType names a convolution, GEMM, fully connected or matrix
-    multiply; its precision is the data type of its first input's format. MACs per layer are the sum
-    over the ONNX nodes fused into it (``node_macs``, by node name; 1 when unknown). Returns None
-    when the inspector gave no layer types (plan built without DETAILED verbosity).
+    A layer is MAC-bearing when its LayerType names a convolution (also ``ConvActPool``), GEMM, fully
+    connected or matrix multiply, or when it is a fused subgraph (Myelin / kgen ``ForeignNode``)
+    holding such a node; its precision is the data type of its first input's format. MACs per layer
+    are the sum over the ONNX nodes fused into it (``node_macs``, by node name; 1 when unknown).
+    Returns None when the inspector gave no layer types (plan built without DETAILED verbosity).
     """
     if not layers or not any(isinstance(layer, dict) and layer.get("LayerType") for layer in layers):
         return None
@@ -493,12 +562,13 @@ def classify_trt_layers(layers, node_macs, requested):
     kept = {}
     for layer in layers:
         layer_type = str(layer.get("LayerType") or "")
-        if not any(word in layer_type.lower() for word in MAC_LAYER_WORDS):
+        name = str(layer.get("Name") or "")
+        parts = layer_onnx_nodes(name, node_macs)
+        if not is_mac_layer(layer_type, name, parts, node_macs):
             continue
         inputs = layer.get("Inputs") or []
         fmt = inputs[0].get("Format/Datatype") if inputs and isinstance(inputs[0], dict) else None
         dtype = _format_dtype(fmt)
-        parts = layer_profile.fused_parts(str(layer.get("Name") or ""))
         macs = sum(int(node_macs.get(p) or 0) for p in parts) or 1
         if dtype in reduced:
             low += macs
@@ -610,6 +680,9 @@ class TrtSession(CudaEventSession):
         self._h2d_ms = []
         self._d2h_ms = []
         self._window = None
+        self._pad_bytes = PAD_START_BYTES
+        self._pad = None
+        self._pad_covered = []  # per call: did the busy-stream copy outlast the host's enqueue?
         self._run = self._run_compute_only if self.options.no_transfers else self._run_with_transfers
 
     # ------------------------------------------------------------------------------- timing
@@ -637,14 +710,40 @@ class TrtSession(CudaEventSession):
         self._compute_ms.append(elapsed(h2d_end, compute_end))
         self._d2h_ms.append(elapsed(compute_end, d2h_end))
 
+    def _pad_buffers(self):
+        if self._pad is None or self._pad[2] != self._pad_bytes:
+            if self._pad is not None:
+                self._cuda.device_free(self._pad[0])
+                self._cuda.device_free(self._pad[1])
+            self._pad = (self._cuda.device_alloc(self._pad_bytes), self._cuda.device_alloc(self._pad_bytes),
+                         self._pad_bytes)
+        return self._pad
+
     def _run_compute_only(self):
-        cuda, stream, events = self._cuda, self._stream, self._events
-        cuda.record(events[1], stream)
+        cuda, stream, (pad_start, start, end, _) = self._cuda, self._stream, self._events
+        dst, src, nbytes = self._pad_buffers()
+        cuda.record(pad_start, stream)
+        cuda.dtod_async(dst, src, nbytes, stream)  # the GPU is busy with this while the host enqueues
+        cuda.record(start, stream)
+        enqueue_started = time.perf_counter()
         if not self._execute():
             raise self._enqueue_failed()
-        cuda.record(events[2], stream)
-        cuda.wait_event(events[2])
-        self._compute_ms.append(cuda.elapsed_ms(events[1], events[2]))
+        enqueue_ms = (time.perf_counter() - enqueue_started) * 1000.0
+        cuda.record(end, stream)
+        cuda.wait_event(end)
+        self._compute_ms.append(cuda.elapsed_ms(start, end))
+        pad_ms = cuda.elapsed_ms(pad_start, start)
+        self._pad_covered.append(pad_ms >= enqueue_ms)
+        self._pad_bytes = next_pad_bytes(nbytes, pad_ms, enqueue_ms)
+
+    def extra_columns(self):
+        columns = CudaEventSession.extra_columns(self)
+        covered = self._window_values(self._pad_covered)
+        if self.options.no_transfers and covered and not all(covered):
+            columns["note"] = "; ".join([columns.get("note") or "; ".join(self.info.notes)] + [
+                "the busy-stream copy ended before the enqueue in {:.0%} of timed calls: their GPU compute time "
+                "includes some host launch time".format(1.0 - sum(covered) / float(len(covered)))])
+        return columns
 
     def run(self):
         try:

@@ -10,9 +10,25 @@ constant-tensor perturbation, or the ``weights`` option), moved to the GPU and c
   the TensorRT backend does). The GPU must report fast fp16/int8 (``platform_has_fast_*``), else the
   point is ``unsupported`` with the reason, as on the TensorRT backend.
 * Batch: torch2trt 0.5+ builds explicit-batch engines with one profile min = opt = max = the point's
-  batch (``min_shapes``/``opt_shapes``/``max_shapes``; ``shared_profile``: 1..max); torch2trt 0.4
-  (the last release for JetPack 4.6 users who pip-installed it) builds implicit-batch engines with
-  ``max_batch_size``. The choice is made from torch2trt's parsed version tuple.
+  batch (``min_shapes``/``opt_shapes``/``max_shapes``; ``shared_profile``: 1..max). torch2trt 0.4
+  (the last release for JetPack 4.6 users) builds an explicit-batch engine with the example input's
+  full *static* shape: ``max_batch_size`` only cuts the example (``inputs[0:max_batch_size]``, default
+  1), so it gets ``max_batch_size`` = the point's batch, every batch size is its own engine and a
+  shared profile is refused. Its int8 calibrator copies each dataset item into one C x H x W slot
+  of a buffer of ``int8_calib_batch_size`` images that TensorRT reads as one engine batch, so items
+  are single C x H x W images and ``int8_calib_batch_size`` is the engine's batch (torch2trt
+  v0.4.0, ``torch2trt/torch2trt.py`` and ``torch2trt/calibration.py``). The choice is made from
+  torch2trt's parsed version tuple.
+* TensorRT 10: the v0.5.0 *release* sets ``config.max_workspace_size`` and calls
+  ``builder.build_engine``, both gone from 10; torch2trt's master (also "0.5.0") calls
+  ``build_serialized_network``. The release is recognised from its source and refused with that
+  reason (``release_lacks_trt10``) instead of a conversion error.
+* Modules run on a CUDA stream of their own (``torch.cuda.Stream``): ``TRTModule.forward`` enqueues
+  on the current stream, and ``execute_async_v3`` on the default stream adds
+  ``cudaDeviceSynchronize()`` calls (its docstring says so).
+* Its points are labelled: they are timed through ``TRTModule.forward`` (PyTorch allocates the
+  outputs and sets binding shapes on every call), so they carry PyTorch's per-call overhead that the
+  tensorrt backend's points do not; compare them with each other, not one-to-one.
 
 The converted engine is cached like TensorRT plans, under ``<cache_dir>/engines/torch2trt/``: the
 plan (``module_trt.engine.serialize()``) plus a manifest with the input and output names; a cache
@@ -39,12 +55,16 @@ from edgebench.engines.tensorrt import (
     TrtOptions,
     gpu_label,
 )
-from edgebench.errors import EdgebenchError, UnsupportedPrecision
+from edgebench.errors import BackendUnavailable, EdgebenchError, UnsupportedPrecision
 from edgebench.platform.versions import importable
 
 LOG = logging.getLogger("edgebench.engines.torch2trt")
 
-EXPLICIT_BATCH_FROM = (0, 5)  # torch2trt 0.5.0: min/opt/max shapes; 0.4.x: max_batch_size
+EXPLICIT_BATCH_FROM = (0, 5)  # torch2trt 0.5.0: min/opt/max shapes; 0.4.x: static shapes (max_batch_size cuts)
+TRT10_MARKER = "build_serialized_network"  # in torch2trt() of torch2trt's master, not in the v0.5.0 release
+LABEL_NOTE = ("timed through torch2trt's TRTModule.forward (PyTorch allocates outputs and sets binding shapes each "
+              "call): includes PyTorch overhead the tensorrt backend does not have; compare with torch2trt points, "
+              "not one-to-one with --backend tensorrt")
 ZOO_ONLY = (
     "torch2trt converts zoo models only ({} is a user ONNX model): use --backend tensorrt to build an ONNX "
     "file with TensorRT"
@@ -69,6 +89,42 @@ def torch2trt_version():
     return _dist_version("torch2trt", "torch2trt")
 
 
+def _torch2trt_source(module=None):
+    """The source text of torch2trt's ``torch2trt()`` (from the loaded module, else from its file without
+    importing it); None when it cannot be read."""
+    import inspect
+
+    if module is not None:
+        try:
+            return inspect.getsource(module.torch2trt)
+        except (TypeError, OSError, AttributeError):
+            return None
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("torch2trt")
+        folder = spec.submodule_search_locations[0] if spec and spec.submodule_search_locations else None
+        if not folder:
+            return None
+        with open(os.path.join(folder, "torch2trt.py")) as fh:
+            return fh.read()
+    except (ImportError, ValueError, OSError, IndexError):
+        return None
+
+
+def release_lacks_trt10(trt_version, module=None):
+    """One line when the installed torch2trt cannot build on this TensorRT (the v0.5.0 release on 10+), else None."""
+    if trt_compat.version_tuple(trt_version) < (10,):
+        return None
+    source = _torch2trt_source(module)
+    if source is None or TRT10_MARKER in source:
+        return None
+    return ("torch2trt {} is the v0.5.0 release, which sets config.max_workspace_size and calls "
+            "builder.build_engine - both removed in TensorRT {}: install torch2trt from its master branch "
+            "(pip3 install git+https://github.com/NVIDIA-AI-IOT/torch2trt) or use --backend tensorrt".format(
+                torch2trt_version() or "?", trt_version))
+
+
 class TorchCuda(object):
     """The few torch.cuda calls the session needs, on GPU 0 (a test replaces it with a CPU stand-in)."""
 
@@ -90,6 +146,13 @@ class TorchCuda(object):
     def to_device(self, tensor):
         return tensor.to(self.device)
 
+    def new_stream(self):
+        return self.torch.cuda.Stream(device=self.device)
+
+    def on_stream(self, stream):
+        """A context manager: CUDA work (TRTModule.forward, copies, events) goes on ``stream``."""
+        return self.torch.cuda.stream(stream)
+
     def pinned(self, tensor):
         return tensor.pin_memory()
 
@@ -97,7 +160,7 @@ class TorchCuda(object):
         return self.torch.cuda.Event(enable_timing=True, blocking=True)
 
     def record(self, event):
-        event.record()
+        event.record()  # on the current stream: the session's own (see on_stream)
 
     def wait(self, event):
         event.synchronize()
@@ -145,7 +208,8 @@ class Torch2TRTBackend(Backend):
         from edgebench.engines.tensorrt import _installed_version
 
         version = _installed_version()
-        return version is None or trt_compat.TrtApi(version).unsupported_reason() is None
+        return version is None or (trt_compat.TrtApi(version).unsupported_reason() is None and
+                                   release_lacks_trt10(version) is None)
 
     @classmethod
     def unavailable_reason(cls):
@@ -156,7 +220,9 @@ class Torch2TRTBackend(Backend):
                         ", ".join(missing)))
         from edgebench.engines.tensorrt import _installed_version
 
-        return trt_compat.TrtApi(_installed_version()).unsupported_reason() or "torch2trt is not available"
+        version = _installed_version()
+        return (trt_compat.TrtApi(version).unsupported_reason() or release_lacks_trt10(version) or
+                "torch2trt is not available")
 
     @classmethod
     def version(cls):
@@ -173,6 +239,11 @@ class Torch2TRTBackend(Backend):
         except ImportError as exc:
             raise EdgebenchError("torch2trt needs torch and tensorrt: {}".format(exc))
         api = trt_compat.TrtApi(getattr(trt, "__version__", "")).check_supported()
+        import torch2trt as t2t_module
+
+        refusal = release_lacks_trt10(api.version_text, t2t_module)
+        if refusal:
+            raise BackendUnavailable(refusal)
         state = _Torch2trtLoad(trt, api, torch, spec, options, zoo)
         try:
             return state.load()
@@ -337,15 +408,24 @@ class _Torch2trtLoad(object):
                 high = options.shared_profile_max
                 kwargs.update(min_shapes=[(1,) + shape], opt_shapes=[(high,) + shape], max_shapes=[(high,) + shape])
             calib_batch = options.shared_profile_max if options.shared_profile else spec.batch_size
-        else:
-            kwargs["max_batch_size"] = options.shared_profile_max if options.shared_profile else spec.batch_size
+        else:  # 0.4: static shapes; max_batch_size cuts the example, so it is the point's batch
+            if options.shared_profile:
+                raise EdgebenchError(
+                    "torch2trt {} builds static shapes (the example input's, cut to max_batch_size): one engine "
+                    "per batch size, no shared profile; drop --shared-profile or install torch2trt 0.5+".format(
+                        torch2trt_version() or "0.4"))
+            kwargs["max_batch_size"] = spec.batch_size
             calib_batch = 1
             if spec.precision == "int8":
-                kwargs["int8_calib_batch_size"] = min(8, spec.batch_size)
+                kwargs["int8_calib_batch_size"] = spec.batch_size  # its buffer is read as one engine batch
         if spec.precision == "int8":
             from edgebench.calibration.trt_calibrator import Torch2trtCalibDataset
 
-            single = Torch2trtCalibDataset(self.calibration[0], device=self.device.device)
+            single = Torch2trtCalibDataset(self.calibration[0], device=self.device.device,
+                                           batch_axis=self.version >= EXPLICIT_BATCH_FROM)
+            if self.version < EXPLICIT_BATCH_FROM and len(single) < spec.batch_size:
+                raise EdgebenchError("int8 calibration at batch {} needs at least {} images; got {}".format(
+                    spec.batch_size, spec.batch_size, len(single)))
             if calib_batch > 1:
                 if len(single) < calib_batch:
                     raise EdgebenchError("int8 calibration at batch {} needs at least {} images; got {}".format(
@@ -387,7 +467,9 @@ class _Torch2trtLoad(object):
 
     def engine_info(self, module):
         spec = self.spec
-        notes = ["converted from the torch module by torch2trt {}".format(torch2trt_version() or "?")]
+        notes = ["converted from the torch module by torch2trt {}".format(torch2trt_version() or "?"), LABEL_NOTE]
+        if self.version < EXPLICIT_BATCH_FROM:
+            notes.append("torch2trt 0.4: a static-shape engine for batch {} only".format(spec.batch_size))
         layers = trt_compat.engine_layers(self.trt, self.api, module.engine)
         from edgebench.engines.tensorrt import classify_trt_layers
 
@@ -421,9 +503,11 @@ class Torch2TRTSession(CudaEventSession):
         host_in = torch.randn((self.batch_size,) + state.image_shape(), generator=generator)
         self._bound = host_in.clone()
         self._host_in = device.pinned(host_in)
-        self._dev_in = device.to_device(self._host_in)
-        with torch.no_grad():
-            out = self._first(module(self._dev_in))
+        self._stream = device.new_stream()  # not the default stream (see the module docstring)
+        with device.on_stream(self._stream):
+            self._dev_in = device.to_device(self._host_in)
+            with torch.no_grad():
+                out = self._first(module(self._dev_in))
         self._host_out = device.pinned(torch.empty(tuple(out.shape), dtype=out.dtype))
         device.synchronize()
         self._events = [device.event() for _ in range(4)]
@@ -461,7 +545,7 @@ class Torch2TRTSession(CudaEventSession):
 
     def run(self):
         try:
-            with self._torch.no_grad():
+            with self._torch.no_grad(), self._device.on_stream(self._stream):
                 self._run()
         except (EdgebenchError, MemoryError):
             raise
@@ -476,7 +560,7 @@ class Torch2TRTSession(CudaEventSession):
         profiler = trt_compat.make_profiler(self._state.trt)
         self._profiler = profiler
         self._module.context.profiler = profiler
-        with self._torch.no_grad():
+        with self._torch.no_grad(), self._device.on_stream(self._stream):
             for _ in range(max(1, int(runs))):
                 self._module(self._dev_in)
                 self._device.synchronize()
@@ -492,7 +576,7 @@ class Torch2TRTSession(CudaEventSession):
             raise EdgebenchError("infer got {} images; this engine takes at most {}".format(n, self.batch_size))
         padded = np.zeros((self.batch_size,) + tuple(batch.shape[1:]), dtype=np.float32)
         padded[:n] = batch
-        with torch.no_grad():
+        with torch.no_grad(), self._device.on_stream(self._stream):
             out = self._first(self._module(self._device.to_device(torch.from_numpy(padded))))
             result = out[:n].float().cpu().numpy()
         return result

@@ -30,7 +30,7 @@ Nothing here imports tensorrt: callers pass the module in, so tests can hand in 
 import logging
 import re
 
-from edgebench.errors import EdgebenchError
+from edgebench.errors import BackendUnavailable, EdgebenchError
 
 LOG = logging.getLogger("edgebench.engines.tensorrt")
 
@@ -67,6 +67,7 @@ class TrtApi(object):
         self.inspector = v >= (8, 2)
         self.tensor_io = v >= (8, 5)
         self.parser_node_names = v >= (10,)
+        self.parser_path = v >= (8,)
         self.precision_flags = v < FIRST_UNSUPPORTED
 
     def __repr__(self):
@@ -99,6 +100,46 @@ class TrtApi(object):
         if reason:
             raise UnsupportedTensorRT(reason)
         return self
+
+
+class TensorRTUnusable(BackendUnavailable):
+    """TensorRT imports but cannot create a Builder or Runtime here (no GPU, no driver)."""
+
+
+NO_GPU_ADVICE = ("TensorRT needs an NVIDIA GPU with its CUDA driver (check nvidia-smi, or tegrastats on a "
+                 "Jetson); on this machine use --backend onnxruntime")
+
+
+def one_line(texts, limit=400):
+    """Messages (possibly multi-line) joined on one line, each trimmed."""
+    parts = [" ".join(str(t).split()) for t in texts if str(t).strip()]
+    line = "; ".join(parts)
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def create(trt, api, logger, kind):
+    """``trt.Builder(logger)`` or ``trt.Runtime(logger)`` (``kind``), or TensorRTUnusable with TensorRT's reason.
+
+    Without a usable GPU the real bindings log "CUDA initialization failure with error: 35" and the
+    constructor raises ``TypeError: pybind11::init(): factory function returned nullptr``; it never
+    returns None (checked against the 8.5.2.2 wheel, tests/engines/real_trt/). The error carries what
+    TensorRT logged, not pybind's words.
+    """
+    factory = getattr(trt, kind)
+    try:
+        obj = factory(logger)
+    except (TypeError, RuntimeError) as exc:
+        obj, failure = None, first_line(exc)
+    else:
+        failure = "returned None"
+    if obj is None:
+        # 8.5 logs its reason as a WARNING ("CUDA initialization failure with error: 35"), after
+        # "Unable to determine GPU memory usage" warnings: keep errors, else the warnings that say failure
+        errors, warnings = logger.take_errors(), logger.take_warnings()
+        failing = [w for w in warnings if "fail" in w.lower() or "error" in w.lower()]
+        reason = one_line(errors or failing or warnings) or failure
+        raise TensorRTUnusable("{} cannot create a {}: {}. {}".format(api.label, kind, reason, NO_GPU_ADVICE))
+    return obj
 
 
 def first_line(exc):
@@ -139,6 +180,10 @@ def make_logger(trt):
         def take_errors(self):
             errors, self.errors = self.errors, []
             return errors
+
+        def take_warnings(self):
+            warnings, self.warnings = self.warnings, []
+            return warnings
 
     return CapturingLogger()
 
@@ -212,7 +257,9 @@ def parse_onnx(trt, api, network, logger, onnx_path):
     with open(onnx_path, "rb") as fh:
         data = fh.read()
     parser = trt.OnnxParser(network, logger)
-    ok = parser.parse(data)
+    # the path lets the parser find external weights (model.onnx + model.onnx.data, as torch.onnx.export
+    # writes models over 2 GB): ``parse(model, path=None)`` in the real 8.5.2.2 module's docstring
+    ok = parser.parse(data, str(onnx_path)) if api.parser_path else parser.parse(data)
     count = int(parser.num_errors)
     if ok and not count:
         return parser
@@ -313,6 +360,47 @@ def build_plan(api, builder, network, config):
 
 # ----------------------------------------------------------------------------- engine I/O
 
+# TensorRT DataType name -> numpy dtype name, edgebench's own table. ``trt.nptype`` is not used: in
+# 8.2-8.5 it builds a dict holding ``np.bool``, which numpy 1.24 removed, so with numpy >= 1.24 every
+# call raises AttributeError, even for FLOAT (python/packaging/tensorrt/__init__.py of
+# NVIDIA/TensorRT's release/8.5 branch; checked against the real 8.5.2.2 wheel in
+# tests/engines/real_trt/). Names, not values, are matched: the enum's numbering grew across versions
+# (FP8 in 8.6, BF16/INT64/INT4 in 9-10, FP4 in 10.8).
+NUMPY_DTYPES = {
+    "FLOAT": "float32",
+    "HALF": "float16",
+    "INT8": "int8",
+    "INT32": "int32",
+    "INT64": "int64",
+    "BOOL": "bool",
+    "UINT8": "uint8",
+}
+NO_NUMPY_DTYPES = ("BF16", "FP8", "INT4", "FP4", "E8M0")
+
+
+def dtype_name(trt_dtype):
+    """'FLOAT' for ``trt.DataType.FLOAT`` (pybind's ``.name``, else the text after the last dot)."""
+    name = getattr(trt_dtype, "name", None)
+    if not isinstance(name, str) or not name:
+        name = str(trt_dtype).split(".")[-1]
+    return name.upper()
+
+
+def numpy_dtype(trt_dtype):
+    """The numpy dtype of a TensorRT ``DataType``; EdgebenchError for one numpy cannot hold."""
+    import numpy as np
+
+    name = dtype_name(trt_dtype)
+    if name in NUMPY_DTYPES:
+        return np.dtype(NUMPY_DTYPES[name])
+    if name in NO_NUMPY_DTYPES:
+        raise EdgebenchError(
+            "engine I/O tensor of TensorRT type {} has no numpy equivalent; re-export the model with "
+            "float32/float16 inputs and outputs".format(name))
+    raise EdgebenchError("unknown TensorRT data type {!r}; edgebench knows {}".format(
+        str(trt_dtype), ", ".join(sorted(NUMPY_DTYPES) + list(NO_NUMPY_DTYPES))))
+
+
 
 class IoTensor(object):
     """One engine input or output: name, binding index, direction, numpy dtype, engine dims."""
@@ -333,19 +421,17 @@ class IoTensor(object):
 
 def engine_io(trt, api, engine):
     """The engine's I/O tensors in binding order: by name from 8.5, by binding index before."""
-    import numpy as np
-
     out = []
     if api.tensor_io:
         for i in range(int(engine.num_io_tensors)):
             name = engine.get_tensor_name(i)
             is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-            dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
+            dtype = numpy_dtype(engine.get_tensor_dtype(name))
             out.append(IoTensor(name, i, is_input, dtype, tuple(int(d) for d in engine.get_tensor_shape(name))))
     else:
         for i in range(int(engine.num_bindings)):
             name = engine.get_binding_name(i)
-            dtype = np.dtype(trt.nptype(engine.get_binding_dtype(i)))
+            dtype = numpy_dtype(engine.get_binding_dtype(i))
             dims = tuple(int(d) for d in engine.get_binding_shape(i))
             out.append(IoTensor(name, i, bool(engine.binding_is_input(i)), dtype, dims))
     return out

@@ -257,6 +257,71 @@ class CudaPythonCheck(CudaBindingsCheck):
     install = "pip3 install cuda-python"
 
 
+class CudaDeviceCheck(Check):
+    """TensorRT imports on any x86_64 machine; is there a GPU and driver for it? (the sweep's preflight)"""
+
+    name, title = "cuda_device", "CUDA device"
+
+    def available(self):
+        return bool(self.ctx.package("tensorrt")["available"])
+
+    def show(self):
+        from edgebench.platform.cuda_probe import describe_failure, probe_device
+
+        result = probe_device()
+        if result["ok"]:
+            capability = result.get("compute_capability") or ["?", "?"]
+            memory = ""
+            if result.get("memory_total_mb"):
+                memory = ", {:.0f} MB{}".format(result["memory_total_mb"], " ({:.0f} MB free)".format(
+                    result["memory_free_mb"]) if result.get("memory_free_mb") is not None else "")
+            return CheckResult(OK, "{} (sm_{}{}){}, {} device(s), via {}".format(
+                result["name"], capability[0], capability[1], memory, result["devices"], result["binding"]),
+                details=result)
+        return CheckResult(
+            ERROR if self.ctx.jetson else WARNING,
+            "TensorRT is installed but {}: `--backend tensorrt` is refused here".format(describe_failure(result)),
+            "install the NVIDIA driver (check nvidia-smi, or tegrastats on a Jetson) and pycuda or cuda-python; "
+            "or use --backend onnxruntime", details=result)
+
+
+class NvmlGpuCheck(Check):
+    """A discrete GPU's clocks, throttling, temperature and power limit, from NVML (nvidia-ml-py)."""
+
+    name, title = "nvml_gpu", "GPU clocks (NVML)"
+
+    def available(self):
+        return self.ctx.nvidia_driver
+
+    def show(self):
+        from edgebench.platform.cuda_probe import probe_device
+
+        nvml = probe_device().get("nvml")
+        if nvml is None:
+            return CheckResult(INFO, "nvidia-ml-py is not installed: no clocks, throttling or nvml power source",
+                               "pip3 install nvidia-ml-py")
+        if nvml.get("error"):
+            return CheckResult(WARNING, "NVML does not start: {}".format(nvml["error"]),
+                               "check the NVIDIA driver with nvidia-smi")
+        parts = ["SM {}/{} MHz".format(nvml.get("sm_clock_mhz"), nvml.get("sm_clock_max_mhz")),
+                 "memory {}/{} MHz".format(nvml.get("mem_clock_mhz"), nvml.get("mem_clock_max_mhz"))]
+        if nvml.get("temperature_c") is not None:
+            parts.append("{} C".format(nvml["temperature_c"]))
+        if nvml.get("power_limit_w") is not None:
+            parts.append("power limit {:.0f} W".format(nvml["power_limit_w"]))
+        throttled = [r for r in nvml.get("throttle_reasons") or [] if r != "gpu_idle"]
+        if throttled:
+            return CheckResult(WARNING, "; ".join(parts) + "; throttled: " + ", ".join(throttled),
+                               "cool the GPU or raise its power limit (nvidia-smi -pl) before measuring",
+                               details=nvml)
+        top = nvml.get("sm_clock_max_mhz")
+        advice = None
+        if top and nvml.get("sm_clock_mhz") != top:
+            advice = "hold the clocks during a sweep: sudo nvidia-smi --lock-gpu-clocks={0},{0} (undo: sudo " \
+                     "nvidia-smi --reset-gpu-clocks)".format(top)
+        return CheckResult(OK, "; ".join(parts), advice, details=nvml)
+
+
 class OnnxRuntimeCheck(PackageCheck):
     name, title, key = "onnxruntime", "ONNX Runtime", "onnxruntime"
 
@@ -526,6 +591,8 @@ CHECKS = (
     TensorRTCheck,
     PycudaCheck,
     CudaPythonCheck,
+    CudaDeviceCheck,
+    NvmlGpuCheck,
     OnnxRuntimeCheck,
     OnnxCheck,
     TorchCheck,

@@ -43,6 +43,7 @@ def check_backend(plan):
             from edgebench.calibration import ort_int8
 
             ort_int8.quantization_options(plan.calib_algorithm)  # UsageError if this onnxruntime lacks it
+    cls.check_usable()  # e.g. TensorRT installed but no GPU or CUDA driver: refused before any point
     return name
 
 

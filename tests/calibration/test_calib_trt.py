@@ -6,6 +6,7 @@ import fake_tensorrt
 import numpy as np
 import pytest
 from calib_helpers import requires_pil, requires_torch
+from testutil import RaisingCalibrationSource
 
 from edgebench.calibration import cache
 from edgebench.calibration.sources import open_calibration_source
@@ -65,11 +66,61 @@ def test_calibration_cache_is_written_and_reused(trt, data, tmp_path):
     assert trt.calibrate(second) == [] and second.cache_hit
 
 
-def test_cache_file_is_keyed_by_model_data_and_algorithm(tmp_path):
+def test_cache_file_is_keyed_by_algorithm_tensorrt_version_model_and_data(tmp_path):
+    a = trt_cache_path(str(tmp_path), "11" * 32, "22" * 32, "entropy2", "8.5.2.2")
+    assert os.path.basename(a) == "trt-entropy2-8.5.2-{}-{}.cache".format("1" * 16, "2" * 16)
+
+
+def test_cache_file_differs_per_tensorrt_version(tmp_path):
+    assert trt_cache_path(str(tmp_path), "11" * 32, "22" * 32, "entropy2", "8.5.2.2") != trt_cache_path(
+        str(tmp_path), "11" * 32, "22" * 32, "entropy2", "8.6.1.6")
+
+
+def test_cache_file_differs_per_data_and_algorithm(tmp_path):
     a = trt_cache_path(str(tmp_path), "11" * 32, "22" * 32, "entropy2")
-    assert os.path.basename(a) == "trt-entropy2-{}-{}.cache".format("1" * 16, "2" * 16)
     assert a != trt_cache_path(str(tmp_path), "11" * 32, "33" * 32, "entropy2")
     assert a != trt_cache_path(str(tmp_path), "11" * 32, "22" * 32, "minmax")
+
+
+def _bad_pixel_calibrator(tmp_path):
+    return make_int8_calibrator(RaisingCalibrationSource(SHAPE, ValueError("bad pixel")), 2, str(tmp_path / "x.cache"))
+
+
+def test_a_data_source_that_raises_ends_the_batches_instead_of_escaping(trt, tmp_path):
+    calibrator = _bad_pixel_calibrator(tmp_path)
+    assert len(trt.calibrate(calibrator)) == 1
+
+
+def test_the_data_sources_error_is_raised_after_the_build(trt, tmp_path):
+    calibrator = _bad_pixel_calibrator(tmp_path)
+    trt.calibrate(calibrator)
+    with pytest.raises(UsageError, match="stopped after 1 batch.*ValueError: bad pixel"):
+        calibrator.raise_if_failed()
+
+
+def test_a_calibration_cut_short_by_an_error_is_not_cached(trt, tmp_path):
+    path = str(tmp_path / "c" / "x.cache")
+    os.makedirs(os.path.dirname(path))
+    trt.calibrate(make_int8_calibrator(RaisingCalibrationSource(SHAPE, ValueError("bad pixel")), 2, path))
+    assert not os.path.exists(path)
+
+
+def test_a_calibration_tensorrt_stopped_early_is_not_cached(trt, data, tmp_path):
+    calibrator = _calibrator(data, tmp_path, batch=2)
+    calibrator.get_batch(["input"])  # TensorRT stops asking after one of five batches
+    calibrator.write_calibration_cache(b"TRT-8201-EntropyCalibration2\ninput: 3c010a14\n")
+    assert not os.path.exists(calibrator.cache_path)
+
+
+def test_a_failing_cache_read_is_kept_not_raised_into_tensorrt(trt, data, tmp_path, monkeypatch):
+    from edgebench.calibration import trt_calibrator
+
+    def broken(path):
+        raise PermissionError("cache directory unreadable")
+
+    calibrator = _calibrator(data, tmp_path)
+    monkeypatch.setattr(trt_calibrator, "read_trt_cache", broken)
+    assert calibrator.read_calibration_cache() is None and isinstance(calibrator.error, PermissionError)
 
 
 @requires_pil

@@ -11,7 +11,7 @@ import trt_fakes
 
 from edgebench.engines import torch2trt as t2t_backend
 from edgebench.engines.base import EngineSpec
-from edgebench.errors import UnsupportedPrecision, UsageError
+from edgebench.errors import BackendUnavailable, EdgebenchError, UnsupportedPrecision, UsageError
 from edgebench.models import registry
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch (the zoo extra)")
@@ -25,6 +25,23 @@ class CpuStandIn(object):
     def __init__(self, torch):
         self.torch = torch
         self.device = torch.device("cpu")
+        self.current = ["default"]  # the stream CUDA work would go on
+        self.streams_used = []
+
+    def new_stream(self):
+        return "side-stream-{}".format(len(self.streams_used))
+
+    def on_stream(self, stream):
+        stand_in = self
+
+        class OnStream(object):
+            def __enter__(self):
+                stand_in.current.append(stream)
+
+            def __exit__(self, *exc):
+                stand_in.current.pop()
+
+        return OnStream()
 
     def name(self):
         return "FAKE CPU stand-in"
@@ -42,6 +59,7 @@ class CpuStandIn(object):
         return [None]
 
     def record(self, event):
+        self.streams_used.append(self.current[-1])
         event[0] = time.perf_counter()
 
     def wait(self, event):
@@ -121,11 +139,63 @@ def test_fp16_mode_and_explicit_batch_profile(t2t, cache_dir):
     assert call["min_shapes"] == [(1, 3, 16, 16)] and call["max_shapes"] == [(64, 3, 16, 16)]
 
 
-def test_torch2trt_0_4_gets_max_batch_size(t2t, cache_dir):
+def test_torch2trt_0_4_builds_a_static_engine_of_the_point_batch(t2t, cache_dir):
     world = t2t(torch2trt_version="0.4.0")
     _load(_spec(cache_dir, batch=4)).close()
     call = world.torch2trt_calls[0]
-    assert call["max_batch_size"] == 4 and call["min_shapes"] is None
+    assert (call["max_batch_size"], call["min_shapes"], call["static_shape"]) == (4, None, [4, 3, 16, 16])
+
+
+def test_torch2trt_0_4_points_say_their_engine_is_static(t2t, cache_dir):
+    t2t(torch2trt_version="0.4.0")
+    session = _load(_spec(cache_dir, batch=4))
+    session.close()
+    assert "static-shape engine for batch 4 only" in session.info.columns()["note"]
+
+
+def test_torch2trt_0_4_refuses_a_shared_profile(t2t, cache_dir):
+    t2t(torch2trt_version="0.4.0")
+    with pytest.raises(EdgebenchError, match="static shapes.*no shared profile"):
+        _load(_spec(cache_dir, batch=4, shared_profile=True))
+
+
+def test_torch2trt_0_4_int8_calibrates_single_images_into_an_engine_batch(t2t, cache_dir, tmp_path):
+    world = t2t(gpu="orin", torch2trt_version="0.4.0")
+    calib = str(tmp_path / "calib.npy")
+    np.save(calib, np.random.RandomState(0).standard_normal((10, 3, 16, 16)).astype(np.float32))
+    _load(_spec(cache_dir, "int8", batch=4, calib_data=calib, calib_images=10)).close()
+    call = world.torch2trt_calls[0]
+    assert (call["calib_shapes"], call["int8_calib_batch_size"]) == ([(3, 16, 16)], 4)
+
+
+def test_the_0_5_0_release_on_tensorrt_10_is_refused_with_the_reason(t2t, cache_dir):
+    t2t(version="10.3.0.30")
+    with pytest.raises(BackendUnavailable, match="v0.5.0 release.*build_engine.*master branch"):
+        _load(_spec(cache_dir))
+
+
+def test_torch2trt_master_on_tensorrt_10_converts(t2t, cache_dir):
+    world = t2t(version="10.3.0.30")
+    world.torch2trt.use_master()
+    session = _load(_spec(cache_dir))
+    assert session.infer(np.zeros((1, 3, 16, 16), np.float32)).shape == (1, 10)
+    session.close()
+
+
+def test_torch2trt_runs_on_a_stream_of_its_own(t2t, cache_dir, monkeypatch):
+    t2t()
+    session = _load(_spec(cache_dir))
+    session.run()
+    used = set(session._device.streams_used)
+    session.close()
+    assert used == {"side-stream-0"}
+
+
+def test_torch2trt_points_are_labelled_not_comparable_one_to_one(t2t, cache_dir):
+    t2t()
+    session = _load(_spec(cache_dir))
+    session.close()
+    assert "not one-to-one with --backend tensorrt" in session.info.columns()["note"]
 
 
 def test_int8_on_a_nano_is_unsupported(t2t, cache_dir):

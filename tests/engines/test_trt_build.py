@@ -233,3 +233,11 @@ def test_a_fixed_batch_model_in_a_shared_engine_is_refused_at_another_batch(monk
     _load(trt_fakes.spec_for(path, cache_dir, batch=1, shared_profile=True, input_shape=[3, 8, 8])).close()
     with pytest.raises(EdgebenchError, match="fixed batch of 1"):  # the cached shared engine must not run batch 1
         _load(trt_fakes.spec_for(path, cache_dir, batch=4, shared_profile=True, input_shape=[3, 8, 8]))
+
+
+def test_int8_calibrates_with_cuda_python_when_pycuda_is_absent(monkeypatch, tiny_onnx, cache_dir, tmp_path):
+    world = trt_fakes.install(monkeypatch, version="10.3.0.30", gpu="orin", cuda=("cuda-python",))
+    session = _load(trt_fakes.spec_for(tiny_onnx, cache_dir, "int8", batch=4, calib_data=_calib_npy(tmp_path),
+                                       calib_images=12, cuda_api="cuda-python"))
+    session.close()
+    assert world.builds[0]["calibration"] == "3 batches of [4, 3, 16, 16]"

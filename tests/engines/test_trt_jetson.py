@@ -76,6 +76,18 @@ def test_gpu_compute_time_is_within_the_host_latency(tiny_onnx, cache_dir):
     session.close()
 
 
+def test_no_transfers_busy_stream_copy_outlasts_the_enqueue_once_sized(tiny_onnx, cache_dir):
+    session = _backend().load(_spec(tiny_onnx, cache_dir, batch=8, no_transfers=True))
+    for _ in range(10):  # the copy grows until it covers the host's enqueue
+        session.run()
+    session.begin_timed_window()
+    for _ in range(50):
+        session.run()
+    covered = session._window_values(session._pad_covered)
+    session.close()
+    assert sum(covered) >= 0.9 * len(covered)
+
+
 def test_layer_profile_on_the_device(tiny_onnx, cache_dir):
     session = _backend().load(_spec(tiny_onnx, cache_dir, layers=True))
     session.run()

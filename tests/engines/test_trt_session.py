@@ -4,6 +4,7 @@ these tests check plumbing (which events bound which step, which calls are summa
 import json
 
 import numpy as np
+import onnx_models
 import pytest
 import trt_fakes
 
@@ -77,7 +78,8 @@ def test_without_a_timed_window_all_calls_but_the_first_are_summarised(monkeypat
     trt_fakes.install(monkeypatch)
     session = _load(trt_fakes.spec_for(tiny_onnx, cache_dir, no_transfers=True))
     ticks = iter([100.0, 1.0, 3.0])
-    session._cuda.elapsed_ms = lambda start, end: next(ticks)
+    start, end = session._events[1], session._events[2]
+    session._cuda.elapsed_ms = lambda a, b: next(ticks) if (a, b) == (start, end) else 0.0
     for _ in range(3):
         session.run()
     assert session.timing_columns()["gpu_compute_median_ms"] == 2.0
@@ -161,3 +163,97 @@ def test_classify_trt_layers_weights_by_macs():
     assert report["precision_effective"] == "mixed" and report["fp16_mac_fraction"] == 0.75
     assert report["kept"] == ["CaskConvolution x1"]
     assert classify_trt_layers([{"Name": "conv1"}], {}, "fp16") is None  # names only: unknown
+
+
+def _fp16(name, layer_type):
+    return {"Name": name, "LayerType": layer_type, "Inputs": [{"Format/Datatype": "Channel major FP16 format"}]}
+
+
+def _fp32(name, layer_type):
+    return {"Name": name, "LayerType": layer_type, "Inputs": [{"Format/Datatype": "Row major linear FP32"}]}
+
+
+def test_a_fused_conv_act_pool_layer_counts_its_macs():
+    layers = [_fp16("conv1 + relu1 + pool1", "ConvActPool"), _fp32("conv2", "CaskConvolution")]
+    report = classify_trt_layers(layers, {"conv1": 300, "conv2": 100}, "fp16")
+    assert (report["precision_effective"], report["fp16_mac_fraction"]) == ("mixed", 0.75)
+
+
+def test_a_myelin_subgraph_counts_the_macs_of_the_range_it_holds():
+    node_macs = {"conv1": 100, "relu1": 0, "fc1": 200, "fc2": 100}
+    layers = [_fp32("conv1", "CaskConvolution"), _fp16("{ForeignNode[relu1...fc2]}", "Myelin")]
+    assert classify_trt_layers(layers, node_macs, "fp16")["fp16_mac_fraction"] == 0.75
+
+
+def test_a_kgen_subgraph_without_mac_nodes_is_not_a_mac_layer():
+    layers = [_fp16("conv1", "CaskConvolution"), _fp32("{ForeignNode[/act/Relu]}", "kgen")]
+    assert classify_trt_layers(layers, {"conv1": 100, "/act/Relu": 0}, "fp16")["precision_effective"] == "fp16"
+
+
+def test_a_myelin_layer_without_mac_counts_is_judged_by_its_node_names():
+    layers = [_fp32("{ForeignNode[/fc/Gemm]}", "Myelin")]
+    assert classify_trt_layers(layers, {}, "fp16")["precision_effective"] == "fp32"
+
+
+def _external_weights_net(tmp_path):
+    import onnx
+
+    (tmp_path / "ext").mkdir()
+    path = onnx_models.conv_net(tmp_path / "ext" / "model.onnx")
+    model = onnx.load(path)
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location="model.onnx.data",
+              size_threshold=0)
+    return path
+
+
+def test_a_model_with_external_weights_builds(monkeypatch, cache_dir, tmp_path):
+    trt_fakes.install(monkeypatch, version="8.5.2.2")
+    session = TensorRTBackend().load(trt_fakes.spec_for(_external_weights_net(tmp_path), cache_dir))
+    assert session.infer(np.zeros((1, 3, 16, 16), np.float32)).shape == (1, 10)
+    session.close()
+
+
+def test_no_transfers_starts_the_compute_clock_on_a_busy_stream(monkeypatch, tiny_onnx, cache_dir):
+    trt_fakes.install(monkeypatch)
+    session = _load(trt_fakes.spec_for(tiny_onnx, cache_dir, no_transfers=True))
+    order = []
+    cuda = session._cuda
+    record, dtod = cuda.record, cuda.dtod_async
+    monkeypatch.setattr(cuda, "record", lambda event, stream: order.append(session._events.index(event)) or
+                        record(event, stream))
+    monkeypatch.setattr(cuda, "dtod_async", lambda *a: order.append("copy") or dtod(*a))
+    session.run()
+    session.close()
+    assert order == [0, "copy", 1, 2]
+
+
+def test_no_transfers_compute_time_leaves_out_the_busy_stream_copy(monkeypatch, tiny_onnx, cache_dir):
+    trt_fakes.install(monkeypatch)
+    with_copies = _load(trt_fakes.spec_for(tiny_onnx, cache_dir, batch=2))
+    with_copies.run()
+    with_copies.run()
+    expected = with_copies.timing_columns()["gpu_compute_median_ms"]
+    with_copies.close()
+    compute_only = _load(trt_fakes.spec_for(tiny_onnx, cache_dir, batch=2, no_transfers=True))
+    compute_only.run()
+    compute_only.run()
+    assert compute_only.timing_columns()["gpu_compute_median_ms"] == pytest.approx(expected)
+    compute_only.close()
+
+
+def test_the_busy_stream_copy_grows_until_it_outlasts_the_enqueue():
+    from edgebench.engines.tensorrt import next_pad_bytes
+
+    assert next_pad_bytes(1 << 20, pad_ms=0.1, enqueue_ms=0.4) == int((1 << 20) / 0.1 * 0.4 * 1.5)
+
+
+def test_the_busy_stream_copy_stays_when_it_already_outlasts_the_enqueue():
+    from edgebench.engines.tensorrt import next_pad_bytes
+
+    assert next_pad_bytes(1 << 20, pad_ms=0.5, enqueue_ms=0.4) == 1 << 20
+
+
+def test_the_busy_stream_copy_is_capped():
+    from edgebench.engines.tensorrt import PAD_MAX_BYTES, next_pad_bytes
+
+    assert next_pad_bytes(16 << 20, pad_ms=0.01, enqueue_ms=50.0) == PAD_MAX_BYTES

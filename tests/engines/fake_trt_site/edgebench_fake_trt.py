@@ -36,6 +36,32 @@ cuda-python: the ``cudart`` calls the backend uses, returning ``(cudaError_t, va
 torch2trt (needs real torch, CPU only): ``torch2trt(module, inputs, ...)`` returning a ``TRTModule``
 around a fake engine, and ``TRTModule(engine=, input_names=, output_names=)``.
 
+Checked against the real modules (tests/engines/trt_api/*.json, written by tools/trt_api_manifest.py
+from TensorRT 8.5.2.2, 8.6.1, 10.3.0 and 10.13.3.9; tests/engines/test_trt_fake_api.py): every
+class, member and enum value defined here for a version exists in the real module of that version.
+What that check and the real 8.5.2.2 wheel (tests/engines/real_trt/) showed, and the fake now does:
+
+* the parser error class is ``trt.ParserError`` (not ``IParserError``); ``node_name()`` and
+  ``node_operator()`` only from 10; the engine/context/config/network classes are exported under
+  their real names (``ICudaEngine``, ``IExecutionContext``, ``IBuilderConfig``, ...);
+* calibrators have ``get_algorithm()`` returning ``trt.CalibrationAlgoType`` (no ``algorithm``);
+* ``BuilderFlag.STRICT_TYPES`` is gone from 10; ``has_implicit_batch_dimension`` (network and
+  engine) and ``all_binding_shapes_specified`` stay in 10; ``set_optimization_profile_async``
+  exists from 8.0; the profiler reports from the async calls too;
+* ``DataType`` per version (UINT8 8.5, FP8 8.6, BF16/INT64/INT4 10, FP4/E8M0 10.8) with the
+  ``trt.float32``-style aliases, and engine I/O in the ONNX file's types, not always FLOAT;
+* ``trt.nptype`` of 8.2-8.5 raises AttributeError with numpy >= 1.24 (``np.bool``);
+* no GPU (``gpu="none"``): ``Builder``/``Runtime`` log "CUDA initialization failure with error: 35"
+  as a WARNING and raise ``TypeError: pybind11::init(): factory function returned nullptr`` (never
+  None); pycuda does not import; every cudart call raises ``RuntimeError: Failed to dlopen
+  libcuda.so.1`` (cuda-python 11.8);
+* a Python exception escaping a calibrator callback: 8.2/8.3 ``CalibratorTerminate`` (the real one
+  aborts the process); 8.4+ printed and taken as the end of the data;
+* ``OnnxParser.parse(model, path)``: external weights load only with the model's path;
+* torch2trt: 0.4 builds static shapes (``inputs[0:max_batch_size]``) and copies C x H x W calibration
+  items into a buffer of ``int8_calib_batch_size`` images; the v0.5.0 release fails on TensorRT 10
+  (``config.max_workspace_size``); ``use_master()`` makes it the master branch, which works.
+
 Install per test with ``tests/engines/trt_fakes.py`` (``monkeypatch.setitem(sys.modules, ...)``), or
 in a child process through ``PYTHONPATH=tests/engines/fake_trt_site`` (its ``tensorrt``/``pycuda``/
 ``cuda``/``torch2trt`` packages read ``EDGEBENCH_FAKE_TRT_VERSION`` and ``EDGEBENCH_FAKE_TRT_GPU``;
@@ -53,6 +79,7 @@ import numpy as np
 
 PLAN_MAGIC = b"FAKETRT1\n"
 H2D_BYTES_PER_MS = 4.0e6  # invented copy speed of the fake GPU
+D2D_BYTES_PER_MS = 1.0e7  # invented device-to-device copy speed
 LAYER_MS = 0.02  # invented cost of one layer for one image
 
 GPUS = {
@@ -61,7 +88,25 @@ GPUS = {
     "tx2": ("FAKE NVIDIA Tegra X2", (6, 2), True, False),
     "xavier": ("FAKE Xavier", (7, 2), True, True),
     "orin": ("FAKE Orin", (8, 7), True, True),
+    "none": (None, None, False, False),  # TensorRT installed, no GPU or driver (this machine, with the real wheel)
 }
+# What the real 8.5.2.2 bindings and cuda-python 11.8 do here without a driver (tests/engines/real_trt/)
+NO_GPU_TRT_WARNINGS = ("Unable to determine GPU memory usage",
+                       "CUDA initialization failure with error: 35. Please check your CUDA installation:  "
+                       "http://docs.nvidia.com/cuda/cuda-installation-guide-linux/index.html")
+NO_GPU_TRT_ERROR = "pybind11::init(): factory function returned nullptr"
+NO_GPU_CUDART_ERROR = "Failed to dlopen libcuda.so.1"
+
+# ONNX elem_type -> the TensorRT DataType the parser gives the network input/output
+ONNX_TRT_TYPES = {1: "FLOAT", 10: "HALF", 3: "INT8", 6: "INT32", 9: "BOOL", 2: "UINT8", 7: "INT64", 16: "BF16"}
+NUMPY_OF_TRT = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32, "BOOL": np.bool_,
+                "UINT8": np.uint8, "INT64": np.int64}
+
+
+class CalibratorTerminate(BaseException):
+    """TensorRT 8.2/8.3: a Python exception escaping a calibrator callback reaches C++ with no handler and
+    ends in std::terminate (SIGABRT; python/src/infer/pyInt8.cpp has no try/catch before 8.4). The fake
+    raises this instead of aborting the test process; glue code must never let it happen."""
 
 SUPPORTED_OPS = frozenset((
     "Conv", "Relu", "Gemm", "MatMul", "GlobalAveragePool", "Flatten", "Reshape", "BatchNormalization", "Add",
@@ -96,7 +141,7 @@ class _EnumValue(int):
 
 
 def _enum(owner, names, plain_str=False):
-    ns = type(owner, (object,), {})
+    ns = type(owner, (object,), {"_fake_enum": True})
     for value, name in enumerate(names):
         if name:
             setattr(ns, name, _EnumValue(value, name, owner, plain_str))
@@ -128,6 +173,7 @@ class World(object):
         self.version = version_tuple(version)
         self.gpu_key = gpu
         self.gpu_name, self.capability, self.fast_fp16, self.fast_int8 = GPUS[gpu]
+        self.has_gpu = self.gpu_name is not None
         self.memory = {}  # device address -> bytearray
         self.freed = set()
         self._next_address = 0x7F0000000000
@@ -148,6 +194,11 @@ class World(object):
         self._next_address += (int(nbytes) + 0xFFFF) & ~0xFFF
         self.memory[address] = bytearray(int(nbytes))
         return address
+
+    def free(self, address):
+        self.freed.add(int(address))
+        if int(address) in self.memory:
+            self.memory[int(address)] = bytearray()  # the bytes go; the address stays known as freed
 
     def buffer(self, address, nbytes=None):
         address = int(address)
@@ -188,8 +239,9 @@ class World(object):
         is the one found."""
         return {
             "tensorrt": self.trt,
-            "pycuda": self.pycuda,
-            "pycuda.driver": self.driver,
+            # without a driver pycuda does not import (its _driver extension links libcuda.so.1)
+            "pycuda": self.pycuda if self.has_gpu else None,
+            "pycuda.driver": self.driver if self.has_gpu else None,
             "cuda": self.cuda,
             "cuda.cudart": self.cudart,
             "cuda.bindings": None,
@@ -220,24 +272,46 @@ def make_tensorrt(world):
     trt.ErrorCode = ErrorCode
     flag_names = ["EXPLICIT_BATCH"] + (["EXPLICIT_PRECISION"] if v < (10,) else ["STRONGLY_TYPED"])
     trt.NetworkDefinitionCreationFlag = _enum("NetworkDefinitionCreationFlag", flag_names)
-    builder_flags = ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "STRICT_TYPES", "REFIT", "DISABLE_TIMING_CACHE",
-                     "TF32"]
+    # STRICT_TYPES is gone from 10 (tests/engines/trt_api/tensorrt-10.3.0.json); a None keeps the numbering
+    builder_flags = ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "STRICT_TYPES" if v < (10,) else None, "REFIT",
+                     "DISABLE_TIMING_CACHE", "TF32"]
     if v >= FIRST_WITHOUT_PRECISION_FLAGS:
         builder_flags = [None, None] + builder_flags[2:]
     trt.BuilderFlag = _enum("BuilderFlag", builder_flags)
     if v >= (8, 4):
         trt.MemoryPoolType = _enum("MemoryPoolType", ["WORKSPACE", "DLA_MANAGED_SRAM", "DLA_LOCAL_DRAM",
                                                       "DLA_GLOBAL_DRAM"])
-    trt.DataType = _enum("DataType", ["FLOAT", "HALF", "INT8", "INT32", "BOOL"])
+    # the real numbering; UINT8 from 8.5, FP8 from 8.6, BF16/INT64/INT4 from 9-10, FP4/E8M0 from 10.8
+    data_types = ["FLOAT", "HALF", "INT8", "INT32", "BOOL"] + (["UINT8"] if v >= (8, 5) else [])
+    if v >= (8, 6):
+        data_types.append("FP8")
+    if v >= (10,):
+        data_types += ["BF16", "INT64", "INT4"]
+    if v >= (10, 8):
+        data_types += ["FP4", "E8M0"]
+    trt.DataType = _enum("DataType", data_types)
+    for name, alias in (("FLOAT", "float32"), ("HALF", "float16"), ("INT8", "int8"), ("INT32", "int32"),
+                        ("BOOL", "bool"), ("UINT8", "uint8")):
+        if hasattr(trt.DataType, name):
+            setattr(trt, alias, getattr(trt.DataType, name))
+    trt.CalibrationAlgoType = _enum("CalibrationAlgoType", ["LEGACY_CALIBRATION", "ENTROPY_CALIBRATION",
+                                                            "ENTROPY_CALIBRATION_2", "MINMAX_CALIBRATION"])
     if v >= (8, 5):
         trt.TensorIOMode = _enum("TensorIOMode", ["NONE", "INPUT", "OUTPUT"])
     if v >= (8, 2):
         trt.ProfilingVerbosity = _enum("ProfilingVerbosity", ["LAYER_NAMES_ONLY", "NONE", "DETAILED"])
         trt.LayerInformationFormat = _enum("LayerInformationFormat", ["ONELINE", "JSON"])
 
-    np_types = {0: np.float32, 1: np.float16, 2: np.int8, 3: np.int32, 4: np.bool_}
+    np_types = {0: np.float32, 1: np.float16, 2: np.int8, 3: np.int32, 4: np.bool_, 5: np.uint8}
+    numpy_version = version_tuple(np.__version__)
 
     def nptype(dtype):
+        # 8.2-8.5 build {..., bool: np.bool, ...} on every call; numpy 1.24 removed np.bool, so every call
+        # fails (python/packaging/tensorrt/__init__.py of release/8.5; the real 8.5.2.2 wheel does this)
+        if v < (8, 6) and numpy_version >= (1, 24):
+            raise AttributeError("module 'numpy' has no attribute 'bool'.")
+        if int(dtype) not in np_types:
+            raise TypeError("Could not resolve TensorRT datatype to an equivalent numpy datatype.")
         return np_types[int(dtype)]
 
     def volume(shape):
@@ -276,6 +350,10 @@ def make_tensorrt(world):
     def check_logger(logger):
         if not getattr(logger, "_trt_base_init", False):
             raise TypeError("tensorrt.tensorrt.ILogger.__init__() must be called when overriding __init__")
+        if not world.has_gpu:  # Builder(logger) / Runtime(logger) with no GPU: log, then raise (never None)
+            for text in NO_GPU_TRT_WARNINGS:
+                logger.log(Severity.WARNING, text)
+            raise TypeError(NO_GPU_TRT_ERROR)
 
     class IProfiler(object):
         def __init__(self):
@@ -289,19 +367,23 @@ def make_tensorrt(world):
     trt.IProfiler = IProfiler
 
     class IInt8Calibrator(object):
-        algorithm = "Legacy"
+        _algorithm = "LEGACY_CALIBRATION"
+        _cache_name = "Legacy"  # the calibration table's header names the algorithm
 
         def __init__(self):
             self._trt_base_init = True
 
+        def get_algorithm(self):
+            return getattr(trt.CalibrationAlgoType, self._algorithm)
+
     class IInt8EntropyCalibrator2(IInt8Calibrator):
-        algorithm = "EntropyCalibration2"
+        _algorithm, _cache_name = "ENTROPY_CALIBRATION_2", "EntropyCalibration2"
 
     class IInt8MinMaxCalibrator(IInt8Calibrator):
-        algorithm = "MinMaxCalibration"
+        _algorithm, _cache_name = "MINMAX_CALIBRATION", "MinMaxCalibration"
 
     class IInt8EntropyCalibrator(IInt8Calibrator):
-        algorithm = "EntropyCalibration"
+        _algorithm, _cache_name = "ENTROPY_CALIBRATION", "EntropyCalibration"
 
     trt.IInt8Calibrator = IInt8Calibrator
     trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
@@ -330,7 +412,7 @@ def make_tensorrt(world):
             self.layers = []
 
         @property
-        def explicit(self):
+        def _explicit(self):
             return v >= (10,) or bool(self.flags & (1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)))
 
         num_inputs = property(lambda self: len(self.inputs))
@@ -346,8 +428,8 @@ def make_tensorrt(world):
         def get_layer(self, i):
             return self.layers[i]
 
-    if v < (10,):
-        INetworkDefinition.has_implicit_batch_dimension = property(lambda self: not self.explicit)
+    # kept in 10.x (always False there): tests/engines/trt_api/tensorrt-10.3.0.json
+    INetworkDefinition.has_implicit_batch_dimension = property(lambda self: not self._explicit)
 
     class IParserError(object):
         def __init__(self, code, desc, node=-1, func="parseGraph", node_name="", node_operator=""):
@@ -378,6 +460,12 @@ def make_tensorrt(world):
     if v >= (10,):
         IParserError.node_name = lambda self: self._node_name
         IParserError.node_operator = lambda self: self._node_operator
+
+    def _trt_type(value_info):
+        name = ONNX_TRT_TYPES.get(int(value_info.type.tensor_type.elem_type), "FLOAT")
+        if v < (10,) and name == "INT64":
+            name = "INT32"  # TensorRT 8 casts INT64 I/O down to INT32 (with a warning)
+        return getattr(trt.DataType, name, None)  # None: a type this version does not have
 
     def _dims(value_info):
         dims = []
@@ -411,7 +499,7 @@ def make_tensorrt(world):
                 self.errors.append(IParserError(ErrorCode.MODEL_DESERIALIZE_FAILED,
                                                 "Failed to parse ONNX model: {}".format(exc)))
                 return False
-            if not self.network.explicit:
+            if not self.network._explicit:
                 self.errors.append(IParserError(
                     ErrorCode.INVALID_VALUE,
                     "Assertion failed: !mImporterCtx.network()->hasImplicitBatchDimension() && \"This version of "
@@ -419,6 +507,16 @@ def make_tensorrt(world):
                     "Please ensure the network was created using the EXPLICIT_BATCH NetworkDefinitionCreationFlag.\""))
                 return False
             graph = proto.graph
+            base = os.path.dirname(str(path)) if path else None
+            for tensor in graph.initializer:
+                if tensor.data_location != 1:  # TensorProto.EXTERNAL
+                    continue
+                location = dict((e.key, e.value) for e in tensor.external_data).get("location", "")
+                if base is None or not os.path.exists(os.path.join(base, location)):
+                    self.errors.append(IParserError(
+                        ErrorCode.INVALID_GRAPH, "Failed to import initializer {}: cannot open external data file "
+                        "{!r} (pass the model path to parse())".format(tensor.name, location)))
+                    return False
             for index, node in enumerate(graph.node):
                 if node.op_type not in SUPPORTED_OPS or (node.domain not in ("", "ai.onnx")):
                     self.errors.append(IParserError(
@@ -429,11 +527,17 @@ def make_tensorrt(world):
             if self.errors:
                 return False
             initializers = set(i.name for i in graph.initializer)
+            for vi in list(graph.input) + list(graph.output):
+                if vi.name not in initializers and _trt_type(vi) is None:
+                    self.errors.append(IParserError(ErrorCode.UNSUPPORTED_GRAPH, "{}: ONNX type {} is not supported "
+                                                    "by TensorRT {}".format(vi.name, vi.type.tensor_type.elem_type,
+                                                                           world.version_text)))
+                    return False
             for vi in graph.input:
                 if vi.name not in initializers:
-                    self.network.inputs.append(ITensor(vi.name, _dims(vi), trt.DataType.FLOAT))
+                    self.network.inputs.append(ITensor(vi.name, _dims(vi), _trt_type(vi)))
             for vi in graph.output:
-                self.network.outputs.append(ITensor(vi.name, _dims(vi), trt.DataType.FLOAT))
+                self.network.outputs.append(ITensor(vi.name, _dims(vi), _trt_type(vi)))
             nodes = list(graph.node)
             consumed = set()
             for i, node in enumerate(nodes):
@@ -455,6 +559,8 @@ def make_tensorrt(world):
                 return self.parse(fh.read(), path)
 
     trt.OnnxParser = OnnxParser
+    # the real module exports these classes under these names (tests/engines/trt_api/*.json)
+    trt.ITensor, trt.ILayer, trt.INetworkDefinition, trt.ParserError = ITensor, ILayer, INetworkDefinition, IParserError
 
     # --------------------------------------------------------------- builder
 
@@ -499,6 +605,8 @@ def make_tensorrt(world):
         config_attrs.add("profiling_verbosity")
 
     class IBuilderConfig(object):
+        _fake_attributes = frozenset(config_attrs)  # served by __getattr__; checked against the manifests
+
         def __init__(self):
             object.__setattr__(self, "_values", {"int8_calibrator": None, "max_workspace_size": 0,
                                                  "profiling_verbosity": None})
@@ -643,6 +751,7 @@ def make_tensorrt(world):
                 "gpu": world.gpu_name,
                 "inputs": [[t.name, list(t.shape)] for t in network.inputs],
                 "outputs": [[t.name, list(t.shape)] for t in network.outputs],
+                "dtypes": dict((t.name, t.dtype.name) for t in network.inputs + network.outputs),
                 "profile": dict((k, [list(s) for s in val]) for k, val in profile.shapes.items()) if profile else {},
                 "layers": layers,
                 "precision": precision,
@@ -655,8 +764,20 @@ def make_tensorrt(world):
                              "layers": len(layers), "calibration": calibration})
             return HostMemory(PLAN_MAGIC + json.dumps(plan).encode("utf-8"))
 
+        def _callback(self, fn, *args):
+            """(result, failed) of a calibrator callback, as TensorRT's trampolines treat an exception:
+            8.2/8.3 std::terminate; 8.4+ print it and go on as if the callback returned None."""
+            try:
+                return fn(*args), False
+            except Exception as exc:
+                if v < (8, 4):
+                    raise CalibratorTerminate("terminate called after throwing an instance of "
+                                              "'pybind11::error_already_set': {}".format(exc))
+                sys.stderr.write("[FAKE TRT] Error in {}: {}: {}\n".format(fn.__name__, type(exc).__name__, exc))
+                return None, True
+
         def _calibrate(self, calibrator, network, config, profile):
-            cached = calibrator.read_calibration_cache()
+            cached, _ = self._callback(calibrator.read_calibration_cache)
             if cached:
                 return "cache"
             batch = int(calibrator.get_batch_size())
@@ -674,16 +795,16 @@ def make_tensorrt(world):
             nbytes = int(np.prod(shape)) * 4
             batches = 0
             while True:
-                pointers = calibrator.get_batch(names)
+                pointers, _ = self._callback(calibrator.get_batch, names)
                 if not pointers:
                     break
                 world.buffer(pointers[0], nbytes)  # TensorRT reads a whole batch from the pointer
                 batches += 1
             if not batches:
                 return None
-            table = "TRT-{}{}{}-{}\n".format(world.version[0], world.version[1], "01", calibrator.algorithm)
+            table = "TRT-{}{}{}-{}\n".format(world.version[0], world.version[1], "01", calibrator._cache_name)
             table += "".join("{}: 3c010a14\n".format(t.name) for t in network.inputs + network.outputs)
-            calibrator.write_calibration_cache(table.encode("ascii"))
+            self._callback(calibrator.write_calibration_cache, table.encode("ascii"))
             return "{} batches of {}".format(batches, list(shape))
 
         def build_serialized_network(self, network, config):
@@ -741,6 +862,7 @@ def make_tensorrt(world):
             return ICudaEngine(plan, data)
 
     trt.Runtime = Runtime
+    trt.IOptimizationProfile, trt.ITimingCache, trt.IBuilderConfig = IOptimizationProfile, ITimingCache, IBuilderConfig
 
     class ICudaEngine(object):
         def __init__(self, plan, data):
@@ -791,8 +913,11 @@ def make_tensorrt(world):
                 i = self._index(i)
             return self.io[i][1]
 
+        def _dtype(self, name):
+            return getattr(trt.DataType, self.plan.get("dtypes", {}).get(name, "FLOAT"))
+
         def get_binding_dtype(self, i):
-            return trt.DataType.FLOAT
+            return self._dtype(self.io[i][0])
 
         def get_profile_shape(self, profile_index, binding):
             name = binding if isinstance(binding, str) else self.io[binding][0]
@@ -814,7 +939,7 @@ def make_tensorrt(world):
             return self.io[self._index(name)][1]
 
         def get_tensor_dtype(self, name):
-            return trt.DataType.FLOAT
+            return self._dtype(name)
 
         def get_tensor_profile_shape(self, name, profile_index):
             return self._profile_shape(name)
@@ -823,9 +948,8 @@ def make_tensorrt(world):
             return EngineInspector(self)
 
     if v >= (10,):
-        for attr in ("num_bindings", "max_batch_size", "has_implicit_batch_dimension", "get_binding_name",
-                     "get_binding_index", "binding_is_input", "get_binding_shape", "get_binding_dtype",
-                     "get_profile_shape"):
+        for attr in ("num_bindings", "max_batch_size", "get_binding_name", "get_binding_index", "binding_is_input",
+                     "get_binding_shape", "get_binding_dtype", "get_profile_shape"):  # not has_implicit_batch_dimension
             delattr(ICudaEngine, attr)
     if v < (8, 5):
         for attr in ("num_io_tensors", "get_tensor_name", "get_tensor_mode", "get_tensor_shape", "get_tensor_dtype",
@@ -920,22 +1044,24 @@ def make_tensorrt(world):
                                               "&& inputShapesSpecified. input {} shape not specified)".format(name))
             return True
 
-        def _compute(self, pointers, stream, report=False):
+        def _compute(self, pointers, stream):
             if not self._ready():
                 return False
             try:
                 first_in = self.engine.io[0]
                 in_shape = self._shape(first_in[0])
-                nbytes = int(np.prod(in_shape)) * 4
+                in_type = np.dtype(NUMPY_OF_TRT[self.engine._dtype(first_in[0]).name])
+                nbytes = int(np.prod(in_shape)) * in_type.itemsize
                 raw = bytes(world.buffer(pointers[0], nbytes)[:nbytes])
-                x = np.frombuffer(raw, dtype=np.float32).reshape(in_shape)
+                x = np.frombuffer(raw, dtype=in_type).reshape(in_shape).astype(np.float32)
                 for i, (name, _, is_input) in enumerate(self.engine.io):
+                    itemsize = np.dtype(NUMPY_OF_TRT[self.engine._dtype(name).name]).itemsize
                     if is_input:
-                        world.buffer(pointers[i], int(np.prod(self._shape(name))) * 4)
+                        world.buffer(pointers[i], int(np.prod(self._shape(name))) * itemsize)
                         continue
                     shape = self._shape(name)
                     out = _fake_output(x, shape)
-                    raw = out.astype(np.float32).tobytes()
+                    raw = out.astype(NUMPY_OF_TRT[self.engine._dtype(name).name]).tobytes()
                     buf = world.buffer(pointers[i], len(raw))
                     buf[: len(raw)] = raw
             except FakeCudaError as exc:
@@ -945,13 +1071,13 @@ def make_tensorrt(world):
             per_layer = LAYER_MS * max(1, batch) * scale
             stream.advance(per_layer * len(self.engine.plan["layers"]))
             self.executions += 1
-            if report and self._profiler is not None:
+            if self._profiler is not None:  # the real profiler reports from the async calls too
                 for layer in self.engine.plan["layers"]:
                     self._profiler.report_layer_time(layer["name"], per_layer)
             return True
 
         def execute_v2(self, bindings):
-            return self._compute(list(bindings), world.stream(0), report=True)
+            return self._compute(list(bindings), world.stream(0))
 
         # binding API (< 10)
         def set_binding_shape(self, index, shape):
@@ -993,17 +1119,21 @@ def make_tensorrt(world):
             self._active_profile = int(index)
             return True
 
+    trt.ICudaEngine, trt.EngineInspector, trt.IExecutionContext = ICudaEngine, EngineInspector, IExecutionContext
     if v < (10,):
         IExecutionContext.active_optimization_profile = property(
             lambda self: self._active_profile, lambda self, value: setattr(self, "_active_profile", int(value)))
     else:
         IExecutionContext.active_optimization_profile = property(lambda self: self._active_profile)
-        for attr in ("set_binding_shape", "get_binding_shape", "all_binding_shapes_specified", "execute_async_v2"):
+        # all_binding_shapes_specified stays in 10.x
+        for attr in ("set_binding_shape", "get_binding_shape", "execute_async_v2"):
             delattr(IExecutionContext, attr)
     if v < (8, 5):
         for attr in ("set_input_shape", "get_tensor_shape", "set_tensor_address", "get_tensor_address",
-                     "execute_async_v3", "set_optimization_profile_async"):
+                     "execute_async_v3"):
             delattr(IExecutionContext, attr)
+    if v < (8, 0):  # set_optimization_profile_async exists from 8.0 (pyCore.cpp of release/8.0)
+        delattr(IExecutionContext, "set_optimization_profile_async")
 
     return trt
 
@@ -1116,7 +1246,7 @@ def make_pycuda(world):
         __index__ = __int__
 
         def free(self):
-            world.freed.add(self.address)
+            world.free(self.address)
 
     class PagelockedArray(np.ndarray):
         pass
@@ -1205,12 +1335,18 @@ def make_pycuda(world):
         memcpy_dtoh(dest, src)
         _stream_of(stream).advance(dest.nbytes / H2D_BYTES_PER_MS)
 
+    def memcpy_dtod_async(dest, src, size, stream=None):
+        data = bytes(world.buffer(int(src), int(size))[: int(size)])
+        world.buffer(int(dest), int(size))[: int(size)] = data
+        _stream_of(stream).advance(int(size) / D2D_BYTES_PER_MS)
+
     def mem_get_info():
         return (2 << 30, 4 << 30)
 
     for name, value in list(locals().items()):
         if name in ("Context", "Device", "DeviceAllocation", "Stream", "Event", "event_flags", "init", "mem_alloc",
                     "pagelocked_empty", "memcpy_htod", "memcpy_dtoh", "memcpy_htod_async", "memcpy_dtoh_async",
+                    "memcpy_dtod_async",
                     "mem_get_info", "PagelockedArray"):
             setattr(driver, name, value)
     return pycuda, driver
@@ -1252,6 +1388,21 @@ def make_cuda_python(world):
     def cudaGetDeviceProperties(index):
         return (ok, Props()) if index == 0 else (bad, None)
 
+    def cudaGetDeviceCount():
+        return (ok, 1)
+
+    def cudaMemGetInfo():
+        return (ok, 2 << 30, 4 << 30)  # invented: 2 GB free of 4 GB
+
+    def cudaMemcpy(dst, src, nbytes, kind):
+        if int(kind) != int(cudart.cudaMemcpyKind.cudaMemcpyHostToDevice):
+            return (bad,)
+        try:
+            world.buffer(int(dst), int(nbytes))[: int(nbytes)] = ctypes.string_at(int(src), int(nbytes))
+        except FakeCudaError:
+            return (bad,)
+        return (ok,)
+
     def cudaMallocHost(nbytes):
         buf = ctypes.create_string_buffer(int(nbytes))
         address = ctypes.addressof(buf)
@@ -1268,7 +1419,7 @@ def make_cuda_python(world):
         return (ok, world.alloc(int(nbytes)))
 
     def cudaFree(address):
-        world.freed.add(int(address))
+        world.free(int(address))
         return (ok,)
 
     def cudaStreamCreate():
@@ -1318,6 +1469,10 @@ def make_cuda_python(world):
                 if not _host_known(int(dst), nbytes):
                     return (bad,)
                 ctypes.memmove(int(dst), bytes(world.buffer(int(src), nbytes)[:nbytes]), nbytes)
+            elif int(kind) == int(cudart.cudaMemcpyKind.cudaMemcpyDeviceToDevice):
+                world.buffer(int(dst), nbytes)[:nbytes] = bytes(world.buffer(int(src), nbytes)[:nbytes])
+                world.stream(int(stream)).advance(nbytes / D2D_BYTES_PER_MS)
+                return (ok,)
             else:
                 return (bad,)
         except FakeCudaError:
@@ -1325,9 +1480,12 @@ def make_cuda_python(world):
         world.stream(int(stream)).advance(nbytes / H2D_BYTES_PER_MS)
         return (ok,)
 
+    def no_driver(*args):
+        raise RuntimeError(NO_GPU_CUDART_ERROR)  # cuda-python 11.8's cudart on a machine without libcuda.so.1
+
     for name, value in list(locals().items()):
         if name.startswith("cuda") and callable(value):
-            setattr(cudart, name, value)
+            setattr(cudart, name, value if world.has_gpu else no_driver)
     return cuda, cudart
 
 
@@ -1352,6 +1510,9 @@ def make_torch2trt(world, version="0.5.0"):
 
         def forward(self, *inputs):
             x = inputs[0]
+            static = int(self.engine.io[0][1][0])
+            if static >= 0 and int(x.shape[0]) != static:  # torch2trt 0.4 engines have static shapes
+                raise RuntimeError("fake TensorRT: engine built for batch {} was given {}".format(static, x.shape[0]))
             shape = (int(x.shape[0]),) + tuple(self.engine.io[-1][1][1:])
             out = _fake_output(x.detach().cpu().numpy(), shape)
             profiler = self.context.profiler
@@ -1360,44 +1521,99 @@ def make_torch2trt(world, version="0.5.0"):
                     profiler.report_layer_time(layer["name"], LAYER_MS)
             return torch.from_numpy(out).to(x.device)
 
-    def torch2trt(module_, inputs, input_names=None, output_names=None, log_level=None, fp16_mode=False,
-                  max_workspace_size=1 << 25, int8_mode=False, int8_calib_dataset=None, min_shapes=None,
-                  max_shapes=None, opt_shapes=None, max_batch_size=None, **kwargs):
+    def _release_0_4_rules(inputs, max_batch_size):
+        """torch2trt 0.4.0 (NVIDIA-AI-IOT/torch2trt v0.4.0, torch2trt/torch2trt.py): the example is cut to
+        ``inputs[0:max_batch_size]`` (default 1) and the explicit-batch network takes its full static
+        shape; min/opt/max shapes do not exist (swallowed by **kwargs)."""
+        x = inputs[0][0:max_batch_size or 1]
+        return x, (int(x.shape[0]),) * 3
+
+    def _calibrate(call, x, dataset, legacy, calib_batch):
+        """What torch2trt's DatasetCalibrator does with the dataset's items (torch2trt/calibration.py):
+        0.4 copies each item into one C x H x W slot of a (int8_calib_batch_size, C, H, W) buffer
+        (``buffer[i].copy_(tensor)``) that TensorRT reads as one whole engine batch."""
+        if dataset is None:
+            raise ValueError("fake torch2trt: int8 without a calibration dataset")
+        shapes = set(tuple(dataset[i][0].shape) for i in range(len(dataset)))
+        call["calib_items"] = len(dataset)
+        call["calib_shapes"] = sorted(shapes)
+        if legacy:
+            slot = tuple(int(d) for d in x.shape[1:])
+            if any(shape != slot for shape in shapes):
+                raise RuntimeError("output with shape {} doesn't match the broadcast shape {}".format(
+                    list(slot), list(sorted(shapes)[0])))
+            if calib_batch != int(x.shape[0]):
+                raise RuntimeError("fake TensorRT: the calibration buffer holds {} images but the engine reads {} "
+                                   "(illegal memory access)".format(calib_batch, int(x.shape[0])))
+
+    def _convert(module_, inputs, input_names, output_names, fp16_mode, max_workspace_size, int8_mode,
+                 int8_calib_dataset, min_shapes, opt_shapes, max_shapes, max_batch_size, int8_calib_batch_size,
+                 kwargs):
         call = dict(kwargs, fp16_mode=fp16_mode, int8_mode=int8_mode, max_workspace_size=max_workspace_size,
                     min_shapes=min_shapes, opt_shapes=opt_shapes, max_shapes=max_shapes,
-                    max_batch_size=max_batch_size, calib_items=None)
+                    max_batch_size=max_batch_size, int8_calib_batch_size=int8_calib_batch_size, calib_items=None)
         world.torch2trt_calls.append(call)
-        x = inputs[0]
+        legacy = version_tuple(module.__version__) < (0, 5)
+        if legacy:
+            x, (lo, opt, hi) = _release_0_4_rules(inputs, max_batch_size)
+        else:
+            x = inputs[0]
+            batch = int(x.shape[0])
+            if max_batch_size is not None and not min_shapes:  # 0.5: the legacy argument becomes 1..max
+                lo, opt, hi = 1, batch, int(max_batch_size)
+            else:
+                lo = (min_shapes[0][0] if min_shapes else batch)
+                opt = (opt_shapes[0][0] if opt_shapes else batch)
+                hi = (max_shapes[0][0] if max_shapes else batch)
         with torch.no_grad():
             y = module_(x)
         if int8_mode:
-            if int8_calib_dataset is None:
-                raise ValueError("fake torch2trt: int8 without a calibration dataset")
-            shapes = set()
-            for i in range(len(int8_calib_dataset)):
-                shapes.add(tuple(int8_calib_dataset[i][0].shape))
-            call["calib_items"] = len(int8_calib_dataset)
-            call["calib_shapes"] = sorted(shapes)
+            _calibrate(call, x, int8_calib_dataset, legacy, int8_calib_batch_size or 1)
         rest_in = [int(d) for d in x.shape[1:]]
         rest_out = [int(d) for d in y.shape[1:]]
-        batch = int(x.shape[0])
-        lo = (min_shapes[0][0] if min_shapes else batch)
-        opt = (opt_shapes[0][0] if opt_shapes else batch)
-        hi = (max_shapes[0][0] if max_shapes else batch)
         precision = "int8" if int8_mode and world.fast_int8 else ("fp16" if fp16_mode else "fp32")
         plan = {
             "tensorrt": world.version_text, "gpu": world.gpu_name,
-            "inputs": [["input_0", [-1] + rest_in]], "outputs": [["output_0", [-1] + rest_out]],
-            "profile": {"input_0": [[lo] + rest_in, [opt] + rest_in, [hi] + rest_in]},
+            "inputs": [["input_0", ([lo] if legacy else [-1]) + rest_in]],
+            "outputs": [["output_0", ([lo] if legacy else [-1]) + rest_out]],
+            "profile": {} if legacy else {"input_0": [[lo] + rest_in, [opt] + rest_in, [hi] + rest_in]},
             "layers": [{"name": "{}_{}".format(type(m).__name__, i), "type": type(m).__name__, "nodes": [],
                         "precision": precision} for i, m in enumerate(module_.modules()) if not list(m.children())],
             "precision": precision, "detailed": False, "workspace": max_workspace_size, "calibration": None,
         }
+        call["static_shape"] = [int(d) for d in x.shape] if legacy else None
         world.log_build({"torch2trt": True, "precision": precision, "profile": plan["profile"]})
         engine = trt.Runtime(trt.Logger()).deserialize_cuda_engine(PLAN_MAGIC + json.dumps(plan).encode("utf-8"))
         return TRTModule(engine=engine, input_names=input_names or ["input_0"],
                          output_names=output_names or ["output_0"])
 
+    def torch2trt(module_, inputs, input_names=None, output_names=None, log_level=None, fp16_mode=False,
+                  max_workspace_size=1 << 25, int8_mode=False, int8_calib_dataset=None, min_shapes=None,
+                  max_shapes=None, opt_shapes=None, max_batch_size=None, int8_calib_batch_size=None, **kwargs):
+        """The v0.5.0 RELEASE: ``config.max_workspace_size = ...`` and ``builder.build_engine(network,
+        config)``, both gone from TensorRT 10, so on 10.x it fails with AttributeError."""
+        config = trt.Builder(trt.Logger()).create_builder_config()
+        config.max_workspace_size = max_workspace_size  # AttributeError on TensorRT 10, as the real release
+        return _convert(module_, inputs, input_names, output_names, fp16_mode, max_workspace_size, int8_mode,
+                        int8_calib_dataset, min_shapes, opt_shapes, max_shapes, max_batch_size, int8_calib_batch_size,
+                        kwargs)
+
+    def torch2trt_master(module_, inputs, input_names=None, output_names=None, log_level=None, fp16_mode=False,
+                         max_workspace_size=1 << 25, int8_mode=False, int8_calib_dataset=None, min_shapes=None,
+                         max_shapes=None, opt_shapes=None, max_batch_size=None, int8_calib_batch_size=None,
+                         **kwargs):
+        """torch2trt's master (also "0.5.0"): picks builder.build_serialized_network on TensorRT 10."""
+        builder = trt.Builder(trt.Logger())
+        build = builder.build_serialized_network  # noqa: F841 - the master's TensorRT 10 path
+        return _convert(module_, inputs, input_names, output_names, fp16_mode, max_workspace_size, int8_mode,
+                        int8_calib_dataset, min_shapes, opt_shapes, max_shapes, max_batch_size, int8_calib_batch_size,
+                        kwargs)
+
+    def use_master():
+        """Make this fake torch2trt the master branch rather than the v0.5.0 release."""
+        module.torch2trt = torch2trt_master
+
+    module.use_master = use_master
     module.TRTModule = TRTModule
     module.torch2trt = torch2trt
     return module
