@@ -133,14 +133,11 @@ def _default_calib(args, prepared):
 
 
 def _engine_options(prepared, calib_data, args):
-    return {
-        "node_macs": prepared.node_macs,
-        "input_shape": list(prepared.input_shape),
-        "model_source": prepared.source,
-        "calib_data": calib_data,
-        "calib_images": args.calib_images,
-        "calib_algorithm": args.calib_algorithm,
-    }
+    from edgebench.engines.base import EngineOptions
+
+    return EngineOptions(node_macs=prepared.node_macs, input_shape=list(prepared.input_shape),
+                         model_source=prepared.source, calib_data=calib_data, calib_images=args.calib_images,
+                         calib_algorithm=args.calib_algorithm)
 
 
 def _say(args):
@@ -247,7 +244,7 @@ def _calibration_details(spec):
     from edgebench.calibration import ort_int8
 
     source = ort_int8.source_for_spec(spec)
-    opts = ort_int8.quantization_options(spec.options.get("calib_algorithm") or ort_int8.DEFAULT_ALGORITHM)
+    opts = ort_int8.quantization_options(spec.options.calib_algorithm or ort_int8.DEFAULT_ALGORITHM)
     path = ort_int8.int8_model_path(spec.cache_dir, spec.onnx_sha256, source.fingerprint, opts)
     info = ort_int8.read_int8_info(path) or {}
     return source.fingerprint, list(info.get("notes") or source.warnings())

@@ -506,23 +506,23 @@ def onnx_input_shape(onnx_path):
 
 def source_for_spec(spec):
     """Open the calibration source an EngineSpec's options name (see prepare_int8_onnx_for_spec)."""
-    options = spec.options or {}
-    ref = options.get("calib_data")
+    options = spec.options
+    ref = options.calib_data
     if not ref:
         raise UsageError(
             "int8 needs calibration data: pass --calib-data DIR (a folder of images), FILE.npy/.npz, "
             "'digits' or 'synthetic'"
         )
-    shape = options.get("input_shape") or onnx_input_shape(spec.onnx_path)
+    shape = options.input_shape or onnx_input_shape(spec.onnx_path)
     pre = preprocess_for(
-        spec.model, shape, options.get("calib_preprocess"), options.get("model_source") or "zoo"
+        spec.model, shape, options.calib_preprocess, options.model_source or "zoo"
     )
     return open_calibration_source(
         ref,
         preprocess=pre,
-        limit=int(options.get("calib_images") or DEFAULT_CALIB_IMAGES),
+        limit=int(options.calib_images or DEFAULT_CALIB_IMAGES),
         shape=None if pre is not None else shape,
-        seed=int(options.get("calib_seed") or 0),
+        seed=int(options.calib_seed or 0),
     )
 
 
@@ -536,15 +536,15 @@ def prepare_int8_onnx_for_spec(spec):
     DEFAULT_OPTIONS) and ``node_macs`` (MAC-weighted int8 fraction). The manifest with the
     calibration details is ``read_int8_info(path)``.
     """
-    options = spec.options or {}
+    options = spec.options
     source = source_for_spec(spec)
     path, _ = prepare_int8_onnx(
         spec.onnx_path,
         spec.onnx_sha256,
         source,
         spec.cache_dir,
-        algorithm=options.get("calib_algorithm") or DEFAULT_ALGORITHM,
-        options=options.get("int8_options"),
-        node_macs=options.get("node_macs"),
+        algorithm=options.calib_algorithm or DEFAULT_ALGORITHM,
+        options=options.int8_options,
+        node_macs=options.node_macs,
     )
     return path

@@ -20,6 +20,8 @@ Backends raise ``UnsupportedPrecision`` for a precision they cannot build (the p
 """
 import abc
 import json
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, List, Optional
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -41,49 +43,83 @@ def precision_verdict(low_macs, full_macs, requested):
     return effective, round(fraction, 4)
 
 
-class EngineSpec(object):
-    """Everything needed to build and load one engine. JSON-serialisable (no pickle)."""
+@dataclass
+class EngineOptions(object):
+    """Every engine option a backend reads, each with its one default (JSON types only).
 
-    __slots__ = (
-        "onnx_path",
-        "onnx_sha256",
-        "model",
-        "precision",
-        "batch_size",
-        "cache_dir",
-        "threads",
-        "providers",
-        "options",
-    )
+    The sweep fills them from the plan (sweep/runner.py ``Sweep.job_for``); a backend reads the
+    fields it knows and refuses (preflight) the ones that do not apply to it. An unknown key in a
+    dict is an error, not ignored: an option nobody reads is a bug.
+    """
 
-    def __init__(
-        self,
-        onnx_path,
-        onnx_sha256,
-        model,
-        precision,
-        batch_size,
-        cache_dir,
-        threads=None,
-        providers=None,
-        options=None,
-    ):
-        self.onnx_path = str(onnx_path)
-        self.onnx_sha256 = onnx_sha256
-        self.model = model
-        self.precision = precision
-        self.batch_size = int(batch_size)
-        self.cache_dir = str(cache_dir)
-        self.threads = threads
-        self.providers = list(providers) if providers else None
-        self.options = dict(options or {})
-
-    def to_dict(self):
-        return {name: getattr(self, name) for name in self.__slots__}
+    # what the model is (from models/): MACs per node for the precision verdict, per-image shape
+    node_macs: Dict[str, int] = field(default_factory=dict)
+    input_shape: Optional[List[int]] = None
+    model_source: str = "zoo"  # zoo | onnx
+    weights: Optional[str] = None  # a local state dict (torch2trt rebuilds the zoo module with it)
+    # int8 calibration (calibration/)
+    calib_data: Optional[str] = None
+    calib_images: int = 500
+    calib_algorithm: str = "minmax"  # ONNX Runtime: minmax | entropy | percentile
+    calib_preprocess: Optional[Dict[str, Any]] = None
+    calib_seed: int = 0
+    int8_options: Optional[Dict[str, Any]] = None  # extra ONNX Runtime quantizer options
+    # measurement
+    layers: bool = False  # per-layer profile after the timed loop
+    # TensorRT (and torch2trt)
+    no_transfers: bool = False
+    shared_profile: bool = False
+    shared_profile_max: int = 64
+    workspace_mb: Optional[int] = None  # None: the backend's default (1024)
+    tf32: bool = True
+    int8_fp16_fallback: bool = True
+    trt_calib_algorithm: Optional[str] = None  # None: entropy2
+    cuda_api: Optional[str] = None  # None: pycuda where importable, else cuda-python
 
     @classmethod
     def from_dict(cls, data):
-        return cls(**{name: data.get(name) for name in cls.__slots__})
+        known = set(f.name for f in fields(cls))
+        unknown = sorted(set(data or {}) - known)
+        if unknown:
+            raise ValueError("unknown engine options: {} (known: {})".format(", ".join(unknown), ", ".join(
+                sorted(known))))
+        return cls(**dict((k, v) for k, v in (data or {}).items() if v is not None))
+
+    def to_dict(self):
+        return dict((f.name, getattr(self, f.name)) for f in fields(self))
+
+
+@dataclass
+class EngineSpec(object):
+    """Everything needed to build and load one engine. JSON-serialisable (no pickle): ``to_dict`` and
+    ``from_dict`` are the one place it becomes JSON and comes back."""
+
+    onnx_path: str
+    onnx_sha256: Optional[str]
+    model: str
+    precision: str
+    batch_size: int
+    cache_dir: str
+    threads: Optional[int] = None
+    providers: Optional[List[str]] = None
+    options: EngineOptions = field(default_factory=EngineOptions)
+
+    def __post_init__(self):
+        self.onnx_path = str(self.onnx_path)
+        self.batch_size = int(self.batch_size)
+        self.cache_dir = str(self.cache_dir)
+        self.providers = list(self.providers) if self.providers else None
+        if not isinstance(self.options, EngineOptions):
+            self.options = EngineOptions.from_dict(self.options)
+
+    def to_dict(self):
+        data = dict((f.name, getattr(self, f.name)) for f in fields(self))
+        data["options"] = self.options.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(**dict((f.name, data.get(f.name)) for f in fields(cls) if f.name in data))
 
     def __repr__(self):
         return "EngineSpec({})".format(json.dumps(self.to_dict(), sort_keys=True))

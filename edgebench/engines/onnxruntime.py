@@ -147,7 +147,7 @@ class OnnxRuntimeBackend(Backend):
         cached = read_json(cache_path)
         if cached is not None:
             return cached
-        node_macs = spec.options.get("node_macs") or {}
+        node_macs = spec.options.node_macs or {}
         if spec.precision == "int8":
             from edgebench.calibration import ort_int8
 
@@ -209,7 +209,7 @@ class OnnxRuntimeBackend(Backend):
             calibration_fingerprint=calibration_fingerprint,
         )
         session = OrtSession(sess, spec, info)
-        if spec.options.get("layers"):
+        if spec.options.layers:
             session.make_profiling_session = _profiling_session_factory(
                 model_path, providers, self._session_options(spec, threads))
         return session
@@ -249,7 +249,7 @@ class OrtSession(Session):
 
         return self._sess.run(None, {self._first_input: np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
-    make_profiling_session = None  # set by load() when spec.options["layers"] asks for a layer profile
+    make_profiling_session = None  # set by load() when spec.options.layers asks for a layer profile
 
     def extra_columns(self):
         """``layers_json`` from a separate profiling session run after the timed loop (``--layers``)."""

@@ -42,11 +42,12 @@ loop); without that call every call but the first is summarised.
 engine is run synchronously (``execute_v2``) ``PROFILE_RUNS`` times; the per-layer profile is
 stored as ``layers_json`` (format in ``edgebench.engines.layer_profile``).
 
-Options read from ``spec.options``: ``no_transfers``, ``layers``, ``shared_profile``,
-``shared_profile_max``, ``workspace_mb``, ``cuda_api`` (pycuda | cuda-python), ``tf32`` (default
-true: TensorRT's default on Ampere), ``int8_fp16_fallback``, ``trt_calib_algorithm`` (entropy2 |
-minmax | entropy), ``calib_data``/``calib_images``/``calib_preprocess`` (see calibration),
-``input_shape`` (per-image shape), ``node_macs`` (MAC weights for the precision report).
+Options read from ``spec.options`` (:class:`~edgebench.engines.base.EngineOptions`):
+``no_transfers``, ``layers``, ``shared_profile``, ``shared_profile_max``, ``workspace_mb``,
+``cuda_api`` (pycuda | cuda-python), ``tf32`` (default true: TensorRT's default on Ampere),
+``int8_fp16_fallback``, ``trt_calib_algorithm`` (entropy2 | minmax | entropy),
+``calib_data``/``calib_images``/``calib_preprocess`` (see calibration), ``input_shape`` (per-image
+shape), ``node_macs`` (MAC weights for the precision report).
 
 tensorrt, pycuda and cuda-python are imported inside ``load`` only.
 """
@@ -104,29 +105,22 @@ def _import_tensorrt():
     return tensorrt
 
 
-def _flag(options, name, default=False):
-    value = options.get(name, default)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
 class TrtOptions(object):
-    """The ``spec.options`` this backend reads, validated, with defaults."""
+    """The engine options this backend reads, validated, with its own defaults filled in."""
 
     def __init__(self, spec):
-        options = spec.options or {}
-        self.no_transfers = _flag(options, "no_transfers")
-        self.layers = _flag(options, "layers")
-        self.shared_profile = _flag(options, "shared_profile")
-        self.shared_profile_max = int(options.get("shared_profile_max") or SHARED_PROFILE_MAX)
-        self.workspace_mb = int(options.get("workspace_mb") or DEFAULT_WORKSPACE_MB)
-        self.cuda_api = options.get("cuda_api") or None
-        self.tf32 = _flag(options, "tf32", True)
-        self.int8_fp16_fallback = _flag(options, "int8_fp16_fallback", True)
-        self.calib_algorithm = options.get("trt_calib_algorithm") or DEFAULT_TRT_CALIB_ALGORITHM
-        self.input_shape = [int(d) for d in (options.get("input_shape") or [])] or None
-        self.node_macs = options.get("node_macs") or {}
+        options = spec.options
+        self.no_transfers = bool(options.no_transfers)
+        self.layers = bool(options.layers)
+        self.shared_profile = bool(options.shared_profile)
+        self.shared_profile_max = int(options.shared_profile_max or SHARED_PROFILE_MAX)
+        self.workspace_mb = int(options.workspace_mb or DEFAULT_WORKSPACE_MB)
+        self.cuda_api = options.cuda_api or None
+        self.tf32 = bool(options.tf32)
+        self.int8_fp16_fallback = bool(options.int8_fp16_fallback)
+        self.calib_algorithm = options.trt_calib_algorithm or DEFAULT_TRT_CALIB_ALGORITHM
+        self.input_shape = [int(d) for d in (options.input_shape or [])] or None
+        self.node_macs = options.node_macs or {}
         if self.workspace_mb <= 0:
             raise EdgebenchError("workspace_mb must be positive, got {}".format(self.workspace_mb))
         if self.shared_profile and spec.batch_size > self.shared_profile_max:

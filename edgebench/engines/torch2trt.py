@@ -260,7 +260,7 @@ def zoo_entry(spec):
     """The zoo ModelSpec for ``spec``; UnsupportedPrecision for anything but a zoo model."""
     from edgebench.models.registry import ZOO
 
-    source = (spec.options or {}).get("model_source") or "zoo"
+    source = spec.options.model_source or "zoo"
     if source != "zoo" or spec.model not in ZOO:
         raise UnsupportedPrecision(ZOO_ONLY.format(spec.model))
     return ZOO[spec.model]
@@ -295,8 +295,7 @@ class _Torch2trtLoad(object):
         self.fast_fp16 = bool(builder.platform_has_fast_fp16)
 
     def key_material(self):
-        options = self.spec.options or {}
-        weights = options.get("weights")
+        weights = self.spec.options.weights
         weights_sha = None
         if weights:
             from edgebench._files import sha256_file
@@ -330,7 +329,8 @@ class _Torch2trtLoad(object):
 
             self.stage = "opening the calibration data"
             calib_spec = EngineSpec.from_dict(spec.to_dict())
-            calib_spec.options.setdefault("input_shape", list(self.image_shape()))  # no ONNX file needed
+            if not calib_spec.options.input_shape:
+                calib_spec.options.input_shape = list(self.image_shape())  # no ONNX file needed
             source = source_for_spec(calib_spec)
             self.calibration = (source, {"data": source.fingerprint, "images": source.count})
         cache = PlanCache(spec.cache_dir, "torch2trt")
@@ -383,12 +383,12 @@ class _Torch2trtLoad(object):
     def build_torch_module(self):
         from edgebench.models import export
 
-        options = self.spec.options or {}
+        weights = self.spec.options.weights
         self.stage = "building the zoo module"
         self.torch.manual_seed(0)
         module = export.build_module(self.zoo.builder, self.zoo.builder_kwargs, cache_dir=self.spec.cache_dir)
-        if options.get("weights"):
-            export.load_weights(module, options["weights"])
+        if weights:
+            export.load_weights(module, weights)
         else:
             export.perturb_constant_tensors(module)
         return module.eval()

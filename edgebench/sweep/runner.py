@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from edgebench._helpers import is_oom_text, signal_name, utc_now
-from edgebench.engines.base import EngineSpec
+from edgebench.engines.base import EngineOptions, EngineSpec
 from edgebench.results import schema
 from edgebench.sweep.protocol import ProtocolError, WorkerJob, WorkerResult
 
@@ -213,6 +213,7 @@ class Sweep(object):
             return None
 
     def job_for(self, prepared, precision, batch):
+        plan = self.plan
         spec = EngineSpec(
             onnx_path=prepared.onnx_path,
             onnx_sha256=prepared.onnx_sha256,
@@ -222,24 +223,24 @@ class Sweep(object):
             cache_dir=self.plan.cache_dir,
             threads=self.plan.threads,
             providers=self.plan.providers,
-            options={
-                "node_macs": prepared.node_macs,
-                "input_shape": list(prepared.input_shape),
-                "calib_data": self.plan.calib_data,
-                "calib_images": self.plan.calib_images,
-                "calib_algorithm": self.plan.calib_algorithm,
-                "model_source": prepared.source,
-                "weights": prepared.weights,
-                "no_transfers": self.plan.no_transfers,
-                "layers": self.plan.layers,
-                "shared_profile": self.plan.shared_profile,
-                "shared_profile_max": max(self.plan.batch_sizes),
-                "workspace_mb": self.plan.workspace_mb,
-                "tf32": self.plan.tf32,
-                "int8_fp16_fallback": self.plan.int8_fp16_fallback,
-                "trt_calib_algorithm": self.plan.trt_calib_algorithm,
-                "cuda_api": self.plan.cuda_api,
-            },
+            options=EngineOptions(
+                node_macs=prepared.node_macs,
+                input_shape=list(prepared.input_shape),
+                model_source=prepared.source,
+                weights=prepared.weights,
+                calib_data=plan.calib_data,
+                calib_images=plan.calib_images,
+                calib_algorithm=plan.calib_algorithm,
+                layers=plan.layers,
+                no_transfers=plan.no_transfers,
+                shared_profile=plan.shared_profile,
+                shared_profile_max=max(plan.batch_sizes),
+                workspace_mb=plan.workspace_mb,
+                tf32=plan.tf32,
+                int8_fp16_fallback=plan.int8_fp16_fallback,
+                trt_calib_algorithm=plan.trt_calib_algorithm,
+                cuda_api=plan.cuda_api,
+            ),
         )
         return WorkerJob(
             engine=spec.to_dict(),

@@ -58,3 +58,50 @@ def test_weights_with_several_models_conflict(tmp_path):
 def test_unknown_plan_field_is_refused():
     with pytest.raises(UsageError):
         SweepPlan.from_dict({"models": ["a"], "batchsizes": [1]})
+
+
+def test_every_tensorrt_option_of_the_plan_reaches_the_engine_spec(tmp_path):
+    from edgebench.engines.base import EngineSpec
+    from edgebench.models.prepare import PreparedModel
+    from edgebench.results.store import ResultStore
+    from edgebench.sweep.runner import Sweep
+
+    plan = SweepPlan(models=["m.onnx"], batch_sizes=[1, 8], tf32=False, int8_fp16_fallback=False,
+                     trt_calib_algorithm="minmax", cuda_api="cuda-python", workspace_mb=512, cache_dir=str(tmp_path))
+    prepared = {"m.onnx": PreparedModel(name="m", source="onnx", onnx_path="m.onnx", onnx_sha256="ab" * 32,
+                                        inputs=[{"name": "input", "shape": [3, 8, 8]}])}
+    with ResultStore(str(tmp_path / "results.db")) as store:
+        job = Sweep(plan.validate(), prepared, store, 1, {}, "tensorrt").job_for(prepared["m.onnx"], "int8", 8)
+    options = EngineSpec.from_dict(job.engine).options
+    assert (options.tf32, options.int8_fp16_fallback, options.trt_calib_algorithm, options.cuda_api,
+            options.workspace_mb, options.shared_profile_max) == (False, False, "minmax", "cuda-python", 512, 8)
+
+
+def test_an_engine_option_nobody_reads_is_an_error():
+    from edgebench.engines.base import EngineSpec
+
+    with pytest.raises(ValueError, match="unknown engine options: tf16"):
+        EngineSpec("m.onnx", None, "m", "fp32", 1, "/tmp", options={"tf16": True})
+
+
+def test_the_flags_take_their_defaults_from_the_plan():
+    import argparse
+
+    from edgebench.sweep.cli import add_plan_arguments
+    from edgebench.sweep.plan import default
+
+    parser = argparse.ArgumentParser()
+    add_plan_arguments(parser)
+    args = parser.parse_args([])
+    assert (args.iterations, args.duration, args.max_duration, args.warmup_ms / 1000.0, args.point_timeout,
+            args.idle_seconds, args.calib_images, args.tf32) == (
+        default("iterations"), default("duration_s"), default("max_duration_s"), default("warmup_s"),
+        default("point_timeout_s"), default("idle_s"), default("calib_images"), default("tf32"))
+
+
+def test_a_plan_flag_for_tensorrt_is_refused_on_onnxruntime():
+    from edgebench.errors import UsageError
+    from edgebench.sweep.preflight import check_backend
+
+    with pytest.raises(UsageError, match="apply to TensorRT backends only"):
+        check_backend(SweepPlan(models=["a"], backend="onnxruntime", tf32=False).validate())
