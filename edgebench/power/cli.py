@@ -237,11 +237,23 @@ def read_summary(source, data, threshold=0.99):
     return out
 
 
+def no_sample_message(source, summary, seconds):
+    """The one line ``power read`` exits 2 with when a source with data gave no valid sample."""
+    reason = source.no_data_reason()
+    if reason:
+        return "{}: {}".format(source.label, reason)
+    return "{} gave no valid sample in {:g} s{}: check the URL's parameters and the device".format(
+        source.label, seconds, " ({})".format(summary["flags"]) if summary.get("flags") else "")
+
+
 def run_read(args):
     from edgebench.cliutil import emit_json
+    from edgebench.errors import UsageError
 
     source, data = _sample(args)
     summary = read_summary(source, data)
+    if data.has_data and not summary.get("samples"):
+        raise UsageError(no_sample_message(source, summary, args.seconds))
     if args.json:
         emit_json(summary)
         return 0

@@ -155,6 +155,10 @@ class PowerSource(object):
         """Every sample that arrived within ``timeout_s`` (streaming sources); polled sources read one."""
         return Block.from_samples([self.read()])
 
+    def no_data_reason(self):
+        """One line saying why no valid sample came (a source that can tell overrides this), or None."""
+        return None
+
     # -- description -----------------------------------------------------------------------------
     @property
     def label(self):
