@@ -161,11 +161,14 @@ class Sampler(object):
     def start(self):
         if self._thread is not None:
             return self
+        # slow first import (~0.3 s): pay it now, not in the first window summary, and before the
+        # source opens, so a streaming probe's input does not pile up unread meanwhile
+        import scipy.signal  # noqa: F401
+
         if self.source.has_data and not self.source.is_open:
             self.source.open()
         if self._ring is None:
             self._configure()
-        import scipy.signal  # noqa: F401  (slow first import: pay it now, not in the first window summary)
 
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="edgebench-power-sampler", daemon=True)
