@@ -10,6 +10,7 @@ yokolibs/_yokobase.py ``_init_pmeter`` / ``_RAW_COMMANDS`` / ``_check_error_stat
 query from yokotools/WT310.py ``_WT310_COMMANDS`` of yoko-tool 1.0, the module written for the
 WT310 alone). Setup, in order::
 
+    *CLS                          clear the error and output queues ("clear", sent first)
     *IDN?                         model = 2nd field, must start with WT3 (yoko-tool: wt310/wt33x)
     :SYST:COMM:COMM WT300         select the WT300 command set ("set-compat-mode")
     :STAT:QMES ON                 error query replies carry the message ("set-verbose-errors")
@@ -152,6 +153,7 @@ class ScpiSource(SerialSource):
     def _setup(self):
         self.ser.reset_input_buffer()
         if self.dialect == "wt310":
+            self._send("*CLS")  # yoko-tool's "clear": errors left by an earlier session would fail our check
             self.identity = self._ask("*IDN?")
             model = (self.identity.split(",") + ["", ""])[1].strip().upper()
             if not model.startswith("WT3"):

@@ -110,7 +110,7 @@ def test_wt310_client_reads_power_from_a_meter_without_samp(emulator, opened):
 def test_wt310_client_selects_the_wt300_command_set_first(emulator, opened):
     emu = emulator("scpi", dialect="wt310")
     opened(emu.url)
-    assert emu.commands[1] == ":SYST:COMM:COMM WT300" and emu.errors == []
+    assert emu.commands[:3] == ["*CLS", "*IDN?", ":SYST:COMM:COMM WT300"] and emu.errors == []
 
 
 def test_wt310_client_asks_the_interval_with_rate(emulator, opened):
@@ -143,3 +143,9 @@ def test_a_refused_setup_command_is_reported_from_the_error_queue(emulator, monk
 def test_supplies_give_no_reply_to_a_header_they_do_not_define(dialect, emulator):
     emu = emulator("scpi", dialect=dialect)
     assert _raw_query(emu, ":SAMP:RATE?", wait_s=0.3) == b""
+
+
+def test_wt310_client_clears_an_error_left_by_an_earlier_session(emulator, opened):
+    emu = emulator("scpi", dialect="wt310")
+    _raw_query(emu, ":SAMP:RATE?", wait_s=0.2)  # an earlier program's undefined header, still queued
+    assert opened(emu.url).update_interval_s == pytest.approx(0.1)
