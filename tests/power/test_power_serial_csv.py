@@ -143,3 +143,35 @@ def test_four_field_probe_whose_header_came_before_open_is_flagged_with_columns(
     time.sleep(0.2)  # the header went out before the port was opened
     row = _window(opened(emu.url), 0.6)
     assert row["gross_power_w"] == pytest.approx(5.0, rel=0.02) or "columns=" in row["power_flags"]
+
+
+def _csv_source_on_loop(monkeypatch, waiting):
+    """A CSV source whose port is pyserial's loop:// with ``waiting`` already in its input at open
+    (what a USB-serial bridge delivers from its FIFO right after the port opens)."""
+    import serial
+
+    from edgebench.power.url import create_source, parse_url
+
+    src = create_source(parse_url("serial:///dev/ttyUSB9?protocol=csv"))
+
+    def open_loop_port():
+        src.ser = serial.serial_for_url("loop://", timeout=0.05)
+        src.ser.write(waiting)
+        src._last_data_s = time.perf_counter()
+        return src.ser
+
+    monkeypatch.setattr(src, "open_port", open_loop_port)
+    return src.open()
+
+
+def test_header_waiting_at_open_sets_the_columns_and_its_samples_are_dropped(monkeypatch):
+    src = _csv_source_on_loop(monkeypatch, b"INA226 ready\r\nt_ms,voltage_v,current_ma,power_mw\r\n1,5.0,200,1000\r\n")
+    src.ser.write(b"2,5.0,400,2000\r\n")
+    block = src.read_block(0.2)
+    assert src.parser.layout.width == 4 and list(block.power_w) == [pytest.approx(2.0)]
+
+
+def test_the_rest_of_a_line_torn_at_open_is_skipped(monkeypatch):
+    src = _csv_source_on_loop(monkeypatch, b"t_ms,voltage_v,current_ma\r\n1,5.0,200\r\n2")
+    src.ser.write(b"5,5.0,200\r\n30,5.0,400\r\n")  # "5,5.0,200" is the tail of "25,5.0,200"
+    assert list(src.read_block(0.2).power_w) == [pytest.approx(2.0)]
