@@ -29,6 +29,7 @@ SCHEMA = 1
 STATE_DIR_ENV = "EDGEBENCH_STATE_DIR"  # the agent's variable (edgebench.agent.config), read here too
 DEFAULT_STATE_DIR = "/var/lib/edgebench"
 DEFAULT_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
+MIN_SPAN = 0.05  # the ladder must move the board power by 5% of its mean, or the fit means nothing
 SERIAL_FILES = ("/proc/device-tree/serial-number", "/sys/firmware/devicetree/base/serial-number",
                 "/etc/machine-id")
 
@@ -69,9 +70,11 @@ def fit_gain_offset(board_w, reference_w):
     y = np.asarray(reference_w, dtype=float)
     if x.size < 3:
         raise CalibrationError("a gain and offset fit needs at least 3 load steps, got {}".format(x.size))
-    if np.ptp(x) <= 0:
-        raise CalibrationError("the board power did not change across the load steps: the load ladder had no "
-                               "effect (is the board power source reading this board?)")
+    if np.ptp(x) <= MIN_SPAN * np.mean(np.abs(x)):
+        raise CalibrationError(
+            "the load ladder moved the board power by only {:.3g} W ({:.3g}-{:.3g} W): something else keeps the "
+            "machine busy, or the source does not measure the loaded CPUs; stop other work and retry".format(
+                float(np.ptp(x)), float(np.min(x)), float(np.max(x))))
     design = np.column_stack([x, np.ones_like(x)])
     (gain, offset), _, _, _ = np.linalg.lstsq(design, y, rcond=None)
     residuals = y - (gain * x + offset)

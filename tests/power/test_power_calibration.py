@@ -92,8 +92,8 @@ def test_fit_needs_three_steps():
 
 
 def test_fit_refuses_a_ladder_that_did_not_move_the_board_power():
-    with pytest.raises(calibration.CalibrationError, match="did not change"):
-        fit_gain_offset([2, 2, 2], [1, 2, 3])
+    with pytest.raises(calibration.CalibrationError, match="moved the board power by only 0.03 W"):
+        fit_gain_offset([13.07, 13.1, 13.1], [13.66, 13.69, 13.69])
 
 
 def test_calibrate_recovers_a_known_gain_and_offset(tmp_path, ladder, emulator, opened):
