@@ -74,6 +74,17 @@ def bench_sysfs(root, seconds):
     return pread, baseline
 
 
+def _samples_per_second(decode, n, seconds):
+    """Samples/s of ``decode()`` (``n`` samples a call), called repeatedly for ``seconds`` after one warm-up."""
+    decode()
+    runs = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        decode()
+        runs += 1
+    return runs * n / (time.perf_counter() - start)
+
+
 def bench_ppk2(seconds):
     n = 2000000
     idx = np.arange(n, dtype=np.uint32)
@@ -88,13 +99,7 @@ def bench_ppk2(seconds):
         steps = counter_steps(c)
         return current_a(r, g, mods, 3300.0), steps
 
-    decode()
-    runs = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        decode()
-        runs += 1
-    rate = runs * n / (time.perf_counter() - start)
+    rate = _samples_per_second(decode, n, seconds)
     # baseline: the same decode one sample at a time in Python, on a slice
     words = np.frombuffer(buf, dtype="<u4")[:20000].tolist()
     start = time.perf_counter()
@@ -113,13 +118,7 @@ def bench_ppk2(seconds):
         counter_steps(c)
         return SpikeFilter().apply(current_a(r, g, mods, 3300.0), g)
 
-    decode_filtered()
-    runs = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        decode_filtered()
-        runs += 1
-    filtered_rate = runs * n / (time.perf_counter() - start)
+    filtered_rate = _samples_per_second(decode_filtered, n, seconds)
     print("2. PPK2 decode (unpack + counter gaps + calibrated current), one core")
     print("   per-sample Python (baseline): {:>12,.0f} samples/s".format(per_sample))
     print("   vectorised numpy:             {:>12,.0f} samples/s   ratio {:.0f}x   (goal >= 2,000,000/s)".format(
