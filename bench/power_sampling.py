@@ -225,12 +225,13 @@ def bench_sampler_cpu(root, seconds, rounds=2):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of each timed run (default 2)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the sampler CPU runs (default 2)")
     args = parser.parse_args(argv)
     root = fake_tree()
     try:
         bench_sysfs(root, args.seconds)
         bench_ppk2(args.seconds)
-        bench_sampler_cpu(root, args.seconds)
+        bench_sampler_cpu(root, args.seconds, max(1, args.rounds))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0
