@@ -61,8 +61,18 @@ returns a warning with the remedy when the source cannot keep up.
 **Probe loss.** A serial probe that disappears ends its window with a ``probe lost`` flag (the
 figures cover what arrived); the sampler reopens it with back-off for the next window.
 
+**Calibration.** ``edgebench power calibrate --power ina3221 --reference serial://...`` fits
+``reference = gain x board + offset`` over a CPU load ladder and stores it per board
+(:mod:`edgebench.power.calibration`). A sweep reports calibrated figures next to the raw ones with::
+
+    from edgebench.power.calibration import load_calibration, calibrated_figures
+    cal = load_calibration(state_dir=args.state_dir, root=args.root)   # None when never calibrated
+    row.update(calibrated_figures(cal, source.url, row["gross_power_w"], row["net_power_w"],
+                                  row["energy_per_image_j"], row["net_energy_per_image_j"]))
+
 Modules: ``url`` (parse, registry, auto), ``source`` (interface, null source), ``rails`` (board
 input rules), ``clock``, ``ina3221``, ``tegrastats``, ``rapl``, ``nvml``, ``serialport``,
 ``serial_csv``, ``scpi``, ``ppk2``, ``powersensor3``, ``trace``, ``sim``, ``sampler``, ``energy``,
-``nyquist``, ``emulators`` (pty probe emulators), ``cli`` (``edgebench power ...``).
+``nyquist``, ``calibration`` (gain/offset against a reference meter), ``emulators`` (pty probe
+emulators), ``cli`` (``edgebench power ...``).
 """

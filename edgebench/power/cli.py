@@ -1,4 +1,4 @@
-"""``edgebench power``: list, read, record, analyze, emulate.
+"""``edgebench power``: list, read, record, analyze, calibrate, emulate.
 
 JSON keys (``--json``):
 
@@ -9,6 +9,10 @@ JSON keys (``--json``):
 * ``read``: ``source``, ``simulated``, ``sampling``, ``samples``, ``duration_s``, ``rate_hz``,
   ``mean_w``, ``min_w``, ``max_w``, ``std_w``, ``energy_j``, ``rails`` (rail -> mean W),
   ``board_rule``, ``bandwidth_hz``, ``nyquist_ok``, ``verdict``, ``flags``.
+* ``calibrate``: ``gain``, ``gain_se``, ``offset_w``, ``offset_se_w``, ``residual_rms_w``,
+  ``source``, ``reference``, ``board_serial``, ``board_rule``, ``steps`` (``level``, ``board_w``,
+  ``reference_w``, ``board_samples``, ``reference_samples``), ``created_utc``, ``simulated``,
+  ``schema``, ``path`` (the file written).
 * ``analyze``: ``trace``, ``simulated``, ``samples``, ``duration_s``, ``sample_rate_hz``,
   ``bandwidth_hz``, ``nyquist_rate_hz``, ``threshold``, ``aliasing_risk``, ``verdict``, ``detail``,
   ``mean_w``, ``energy_j``.
@@ -54,6 +58,24 @@ def register(subparsers):
     add_json_argument(p)
     p.set_defaults(func=run_analyze)
 
+    p = sub.add_parser("calibrate", help="fit the on-board sensor's gain and offset against a reference meter "
+                       "over a load ladder, stored per board")
+    p.add_argument("--power", required=True, metavar="URL", help="the on-board source to calibrate (e.g. ina3221)")
+    p.add_argument("--reference", required=True, metavar="URL",
+                   help="the reference meter (e.g. serial:///dev/ttyUSB0?protocol=scpi&dialect=wt310)")
+    p.add_argument("--levels", type=_levels, default=None, metavar="L,L,..",
+                   help="CPU duty cycles of the ladder, 0..1 (default 0,0.25,0.5,0.75,1; at least 3)")
+    p.add_argument("--step-seconds", type=positive_float, default=5.0, help="measured seconds per step (default 5)")
+    p.add_argument("--settle-seconds", type=float, default=1.0, help="seconds before each step is measured "
+                   "(default 1)")
+    p.add_argument("--state-dir", default=None, metavar="DIR",
+                   help="store under DIR/calibration/<board-serial>.json (default $EDGEBENCH_STATE_DIR or "
+                   "/var/lib/edgebench)")
+    p.add_argument("--out", default=None, metavar="FILE", help="store the calibration in FILE instead")
+    add_root_argument(p)
+    add_json_argument(p)
+    p.set_defaults(func=run_calibrate)
+
     p = sub.add_parser("emulate", help="serve a probe protocol on a pseudo-terminal (prints its path)")
     p.add_argument("--protocol", required=True, choices=("csv", "scpi", "ppk2", "powersensor3"))
     p.add_argument("--watts", type=positive_float, default=None, help="mean power of the waveform")
@@ -87,6 +109,18 @@ def _fraction(text):
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError("{!r} must be between 0 and 1 (e.g. 0.99)".format(text))
     return value
+
+
+def _levels(text):
+    import argparse
+
+    try:
+        levels = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("{!r} is not a comma-separated list of numbers".format(text))
+    if len(levels) < 3 or not all(0 <= v <= 1 for v in levels):
+        raise argparse.ArgumentTypeError("{!r}: give at least 3 duty cycles between 0 and 1, e.g. 0,0.5,1".format(text))
+    return levels
 
 
 def _source_arguments(parser):
@@ -180,6 +214,8 @@ def _sample(args):
     """Open the source, sample ``args.seconds``, return (source, WindowData)."""
     import time
 
+    import scipy.signal  # noqa: F401  (the sampler needs it: import it before a probe's input piles up)
+
     from edgebench.power.sampler import Sampler
     from edgebench.power.url import open_source
 
@@ -237,11 +273,23 @@ def read_summary(source, data, threshold=0.99):
     return out
 
 
+def no_sample_message(source, summary, seconds):
+    """The one line ``power read`` exits 2 with when a source with data gave no valid sample."""
+    reason = source.no_data_reason()
+    if reason:
+        return "{}: {}".format(source.label, reason)
+    return "{} gave no valid sample in {:g} s{}: check the URL's parameters and the device".format(
+        source.label, seconds, " ({})".format(summary["flags"]) if summary.get("flags") else "")
+
+
 def run_read(args):
     from edgebench.cliutil import emit_json
+    from edgebench.errors import UsageError
 
     source, data = _sample(args)
     summary = read_summary(source, data)
+    if data.has_data and not summary.get("samples"):
+        raise UsageError(no_sample_message(source, summary, args.seconds))
     if args.json:
         emit_json(summary)
         return 0
@@ -329,6 +377,50 @@ def run_analyze(args):
         prefix, _fmt(out["bandwidth_hz"]), out["threshold"], _fmt(out["nyquist_rate_hz"])))
     print("{}verdict:      {}".format(prefix, out["detail"]))
     print("{}mean power:   {} W   energy: {} J".format(prefix, _fmt(out["mean_w"]), _fmt(out["energy_j"])))
+    return 0
+
+
+# -- calibrate -----------------------------------------------------------------------------------
+def run_calibrate(args):
+    import sys
+
+    import scipy.signal  # noqa: F401  (the samplers need it: import it before a probe's input piles up)
+
+    from edgebench.cliutil import emit_json
+    from edgebench.power import calibration
+    from edgebench.power.url import open_source
+
+    serial = calibration.board_serial(args.root)
+    path = args.out or calibration.calibration_path(args.state_dir, serial)
+    levels = args.levels or calibration.DEFAULT_LEVELS
+    board = open_source(args.power, root=args.root)
+    try:
+        reference = open_source(args.reference, root=args.root)
+        try:
+            def progress(step):
+                print("  load {:>4.0%}: board {} W, reference {} W".format(
+                    step["level"], _fmt(step["board_w"]), _fmt(step["reference_w"])), file=sys.stderr, flush=True)
+
+            print("calibrating {} against {}: {} steps of {:g} s (+{:g} s settle)".format(
+                board.label, reference.label, len(levels), args.step_seconds, args.settle_seconds),
+                file=sys.stderr, flush=True)
+            cal = calibration.calibrate(board, reference, calibration.CpuLoad(), levels, args.step_seconds,
+                                        max(args.settle_seconds, 0.0), serial=serial,
+                                        progress=None if args.json else progress)
+        finally:
+            reference.close()
+    finally:
+        board.close()
+    calibration.save_calibration(cal, path)
+    out = cal.to_json()
+    out["path"] = path
+    if args.json:
+        emit_json(out)
+        return 0
+    print("{}gain:      {:.4f} +- {:.4f}".format("SIMULATED " if cal.simulated else "", cal.gain, cal.gain_se))
+    print("offset:    {:+.3f} +- {:.3f} W   (residual rms {:.3f} W)".format(cal.offset_w, cal.offset_se_w,
+                                                                               cal.residual_rms_w))
+    print("stored:    {}".format(path))
     return 0
 
 

@@ -6,6 +6,14 @@ URL gives them (default ``t_ms,voltage_v,current_ma``). Known columns: ``t_ms``,
 ``voltage_v``, ``voltage_mv``, ``current_a``, ``current_ma``, ``power_w``, ``power_mw``; ``-``
 ignores a column. Power is ``power_*`` when present, else voltage x current.
 
+A header printed once at boot, before edgebench opened the port, is usually gone: pyserial's
+``Serial.open`` flushes the kernel's input queue itself (serialposix.py, ``_reset_input_buffer``),
+and a native-USB board drops what it prints while no host reads. What is still waiting right after
+open (a USB-serial bridge's FIFO) is read and dropped (old samples would carry old times), but its
+last header line still sets the columns. When the data lines consistently have another field count
+than the columns, the parser says so with the remedy (``columns=`` naming that many fields): see
+:meth:`CsvLineParser.width_diagnosis`.
+
 Device timestamps are used when a time column exists (mapped onto the host clock); otherwise the
 lines of one read are spread evenly between the previous and this arrival. Banner lines, torn
 lines, non-numeric or non-finite values and non-increasing device timestamps are counted as bad
@@ -43,6 +51,9 @@ IGNORED = ("-",)
 DEFAULT_COLUMNS = "t_ms,voltage_v,current_ma"
 _SPLIT = re.compile(r"[,;\t ]+")
 RESTART_BACKSTEP_S = 1.0
+STALE_LIMIT_BYTES = 1 << 20  # at most this much stale input is scanned for a header on open
+MISMATCH_MIN_LINES = 10  # numeric lines of one other width before the parser says so
+MISMATCH_SHARE = 0.9
 
 
 def _tokens(text):
@@ -113,6 +124,41 @@ class CsvLineParser(object):
         self.headers = 0
         self.last_time_s = None
         self.restarts = 0
+        self.widths = {}  # field count -> numeric lines that did not fit the layout
+
+    def use_header(self, tokens, source="the header line"):
+        """Take the columns of a header line (tokens); False (and a warning) when it names unknown ones."""
+        try:
+            layout = ColumnLayout(tokens, source=source)
+        except PowerSourceError as err:
+            logger.warning("ignoring CSV header %r: %s", " ".join(tokens), err)
+            return False
+        self.layout = layout
+        self.headers += 1
+        self.last_time_s = None
+        self.widths = {}
+        return True
+
+    def width_diagnosis(self):
+        """One line saying the data lines have N fields but the columns name M, with the remedy; or None.
+
+        Said only when it is consistent: at least 10 numeric lines of one other width, making up
+        90% of the numeric lines seen under the current columns.
+        """
+        if not self.widths:
+            return None
+        width, count = max(self.widths.items(), key=lambda item: item[1])
+        mismatched = sum(self.widths.values())
+        if count < MISMATCH_MIN_LINES or count < MISMATCH_SHARE * (mismatched + self.good):
+            return None
+        names = self.layout.names
+        if width > len(names):
+            example = ",".join(names + ["-"] * (width - len(names)))
+        else:
+            example = ",".join(names[:width])
+        return ("CSV lines have {} fields but the columns are {} ({} fields): name {} fields with columns=, "
+                "e.g. columns={} ('-' skips a field; known: {})".format(
+                    width, ",".join(names), len(names), width, example, ",".join(sorted(KNOWN_COLUMNS))))
 
     def parse(self, line):
         """``(t_dev_s or None, power_w)`` for a data line, else None (and the line is counted)."""
@@ -126,23 +172,17 @@ class CsvLineParser(object):
             return None
         tokens = _tokens(text)
         if is_header(tokens):
-            try:
-                layout = ColumnLayout(tokens, source="the header line")
-            except PowerSourceError as err:
-                logger.warning("ignoring CSV header %r: %s", text, err)
+            if not self.use_header(tokens):
                 self.bad += 1
-                return None
-            self.layout = layout
-            self.headers += 1
-            self.last_time_s = None
-            return None
-        if len(tokens) != self.layout.width:
-            self.bad += 1
             return None
         try:
             values = [float(t) for t in tokens]
         except ValueError:
             self.bad += 1
+            return None
+        if len(values) != self.layout.width:
+            self.bad += 1
+            self.widths[len(values)] = self.widths.get(len(values), 0) + 1
             return None
         if not all(math.isfinite(v) for v in values):
             self.bad += 1
@@ -179,23 +219,51 @@ class CsvProbeSource(SerialSource):
         self._partial = b""
         self._prev_arrival = None
         self._est_dt = 1e-3
+        self._skip_torn = False
+        self._diagnosed = False
 
     def open(self):
         self.open_port()
-        try:
-            self.ser.reset_input_buffer()  # stale lines from before we opened would carry old times
-        except Exception:  # not every pyserial URL handler supports it
-            pass
         self.parser = CsvLineParser(self.columns)
+        self._diagnosed = False
+        stale_header = self._drop_stale_input()
         self.mapper.reset()
         self._partial = b""
         self._prev_arrival = None
         self.device_timestamps = self.parser.layout.has_time
         self.rails = ()
         self.board_rule = "probe reading"
-        self.detail = "CSV probe {} ({})".format(self.port, self.columns)
+        columns = ",".join(self.parser.layout.names)
+        if stale_header:
+            columns += ", from the header sent before the port was opened"
+        self.detail = "CSV probe {} ({})".format(self.port, columns)
         self.is_open = True
         return self
+
+    def _drop_stale_input(self):
+        """Read and drop what arrived before we opened (old samples carry old times), keeping its
+        last header line's column names. True when such a header set the columns."""
+        ser = self.ser
+        stale = b""
+        try:
+            while len(stale) < STALE_LIMIT_BYTES:
+                waiting = ser.in_waiting
+                if not waiting:
+                    break
+                stale += ser.read(waiting)
+        except Exception:  # not every pyserial URL handler can tell what is waiting
+            pass
+        lines = stale.split(b"\n")[:-1]  # the last piece is torn: its rest arrives with the first read
+        self._skip_torn = bool(stale) and not stale.endswith(b"\n")
+        for line in reversed(lines):
+            tokens = _tokens(line.decode("utf-8", "replace").strip().strip("\x00"))
+            if is_header(tokens):
+                return self.parser.use_header(tokens, source="the header sent before the port was opened")
+        return False
+
+    def no_data_reason(self):
+        """Why no valid sample came, in one line (or None): the field-count diagnosis."""
+        return self.parser.width_diagnosis()
 
     def read_block(self, timeout_s=0.1):
         data, arrival = self.read_bytes(timeout_s)
@@ -203,6 +271,9 @@ class CsvProbeSource(SerialSource):
             return Block.empty()
         data = self._partial + data
         *lines, self._partial = data.split(b"\n")
+        if self._skip_torn and lines:
+            lines = lines[1:]  # the rest of a line torn when the stale input was dropped
+            self._skip_torn = False
         parser = self.parser
         bad_before = parser.bad
         restarts = parser.restarts
@@ -239,6 +310,11 @@ class CsvProbeSource(SerialSource):
             p_parts.append(np.asarray(no_time, dtype=float))
         self._prev_arrival = arrival
         bad = parser.bad - bad_before
+        if bad and not self._diagnosed:
+            diagnosis = parser.width_diagnosis()
+            if diagnosis:
+                notes.append(diagnosis)
+                self._diagnosed = True
         if not t_parts:
             return Block.empty(bad=bad, notes=notes)
         return Block(np.concatenate(t_parts), np.concatenate(p_parts), None, bad=bad, notes=notes)

@@ -96,6 +96,24 @@ class Block(object):
         return cls(t_s, power_w, rails_w, bad=bad, lost=lost, notes=notes)
 
 
+class FilePoll(object):
+    """How a polled source that reads integer files is sampled without per-sample Python objects.
+
+    ``fds``: the open files read once per sample (``os.pread`` at offset 0, one system call each);
+    ``convert(values)``: a (samples x files) float array of their integer values -> ``(power_w,
+    rails_w)`` arrays; ``slow(index, fd)``: the value of file ``index`` when its text is not a plain
+    integer (units, errors): a float, NaN when it cannot be read. The sampler fills preallocated
+    buffers with these values and converts a batch at a time (:meth:`Sampler._poll_files`).
+    """
+
+    __slots__ = ("fds", "convert", "slow")
+
+    def __init__(self, fds, convert, slow):
+        self.fds = tuple(fds)
+        self.convert = convert
+        self.slow = slow
+
+
 class PowerSource(object):
     """Base class. Subclasses set the class attributes and implement ``open``/``read``.
 
@@ -154,6 +172,15 @@ class PowerSource(object):
     def read_block(self, timeout_s=0.1):
         """Every sample that arrived within ``timeout_s`` (streaming sources); polled sources read one."""
         return Block.from_samples([self.read()])
+
+    def file_poll(self):
+        """A :class:`FilePoll` when the source can be sampled as integer files (the sampler's cheap
+        path), else None: the sampler calls :meth:`read`."""
+        return None
+
+    def no_data_reason(self):
+        """One line saying why no valid sample came (a source that can tell overrides this), or None."""
+        return None
 
     # -- description -----------------------------------------------------------------------------
     @property

@@ -130,3 +130,17 @@ def test_emulate_stops_after_seconds(capsys):
     start = time.perf_counter()
     status, out, _ = run(capsys, "power", "emulate", "--protocol", "csv", "--seconds", "0.2")
     assert status == 0 and out.startswith("/dev/") and time.perf_counter() - start < 5
+
+
+def test_read_of_a_probe_with_an_unexpected_field_count_exits_2_naming_columns(emulator, capsys):
+    emu = emulator("csv", watts=5.0, ripple=0.0, power_column=True, header=False)
+    status, out, err = run(capsys, "power", "read", "--power", emu.url, "--seconds", "0.5")
+    assert status == 2 and "columns=" in err and len(err.strip().splitlines()) == 1
+
+
+def test_read_of_a_probe_with_its_header_sent_before_open_reads_right_or_exits_2(emulator, capsys):
+    emu = emulator("csv", watts=5.0, ripple=0.0, power_column=True)
+    time.sleep(0.2)
+    status, out, err = run(capsys, "power", "read", "--power", emu.url, "--seconds", "0.5", "--json")
+    assert (status == 0 and json.loads(out)["mean_w"] == pytest.approx(5.0, rel=0.02)) or \
+        (status == 2 and "columns=" in err)

@@ -138,3 +138,34 @@ def test_parse_sysfs_number_reads_leading_integer_of_limit_text():
 def test_parse_sysfs_number_rejects_garbage():
     with pytest.raises(SensorReadError):
         parse_sysfs_number(b"N/A\n")
+
+
+@pytest.mark.parametrize("board", sorted(EXPECTED))
+def test_file_poll_converts_to_the_same_rails_and_power_as_read(board, opened):
+    import numpy as np
+
+    src = opened("ina3221", root=board_root(board))
+    plan = src.file_poll()
+    values = np.array([[float(int(os.pread(fd, 64, 0))) for fd in plan.fds]])
+    power, rails = plan.convert(values)
+    sample = src.read()
+    assert power[0] == pytest.approx(sample.power_w, rel=1e-12) and rails[0] == pytest.approx(sample.rails_w)
+
+
+def test_file_poll_slow_path_reads_a_value_with_a_unit(nano_copy, opened):
+    src = opened("ina3221", root=nano_copy)
+    write(nano_copy, IIO + "in_power0_input", "4200 mW\n")
+    assert src.file_poll().slow(0, src.file_poll().fds[0]) == 4200.0
+
+
+def test_file_poll_slow_path_gives_nan_for_enodata(nano_copy, opened, monkeypatch):
+    src = opened("ina3221", root=nano_copy)
+    plan = src.file_poll()
+
+    def kernel_says_enodata(fd, size, offset):  # fake of a disabled INA3221 channel (-ENODATA)
+        raise OSError(errno.ENODATA, os.strerror(errno.ENODATA))
+
+    monkeypatch.setattr(os, "pread", kernel_says_enodata)
+    value = plan.slow(0, plan.fds[0])
+    monkeypatch.undo()
+    assert value != value

@@ -125,3 +125,80 @@ def test_ppk2_decode_is_vectorised_over_a_large_buffer():
     buf = (((words % 64) << 18) | 300).astype("<u4").tobytes()
     raw, rng, counter, _ = unpack_words(buf)
     assert raw.shape == (200000,) and counter_steps(counter).max() == 1
+
+
+def _switching_stream(with_range4=False, n=100000):
+    """A sleeping device (5 uA) with ten 20 mA bursts: range switches both ways, as on a real DUT."""
+    from edgebench.power.emulators.ppk2 import encode_current, metadata_text, pack_words
+
+    amps = np.full(n, 5e-6)
+    for k in range(10):
+        amps[k * 10000 + 1000:k * 10000 + 1200] = 0.02
+    if with_range4:
+        amps[50000:50100] = 3.0  # above ~0.7 A the PPK2 is in range 4
+        amps[60000:60060] = np.where(np.arange(60) % 3 == 0, 0.5, 3.0)  # chatter between ranges 3 and 4
+    raw, ranges = encode_current(amps, 3300, np.random.RandomState(1))
+    return pack_words(raw, ranges, np.arange(n) % 64), metadata_text(3300)
+
+
+def _decode(buf, metadata, spike_filter, cuts=(20000, 60000)):
+    """Decoded amps; with the filter, fed in blocks cut at ``cuts`` (sample indices)."""
+    from edgebench.power.ppk2 import SpikeFilter
+
+    raw, rng, _, _ = unpack_words(buf)
+    amps = current_a(raw, rng, parse_metadata(metadata), 3300.0)
+    if not spike_filter:
+        return amps
+    filt = SpikeFilter()
+    return np.concatenate([filt.apply(amps[part], rng[part]) for part in np.split(np.arange(amps.size), cuts)])
+
+
+def _ppk2_api_decode(module, buf, metadata):
+    import os
+
+    master, slave = os.openpty()  # PPK2_API opens a serial port in its constructor: give it a real pty
+    try:
+        api = module.PPK2_API(os.ttyname(slave))
+        api._parse_metadata(metadata.decode("ascii"))
+        api.current_vdd = 3300
+        samples, _ = api.get_samples(buf)
+        api.ser.close()
+    finally:
+        os.close(master)
+        os.close(slave)
+    return np.array(samples) / 1e6
+
+
+@pytest.mark.parametrize("with_range4", [False, True])
+def test_spike_filter_matches_ppk2_api_sample_for_sample(with_range4, ppk2_api):
+    buf, metadata = _switching_stream(with_range4)
+    ours = _decode(buf, metadata, spike_filter=True)
+    theirs = _ppk2_api_decode(ppk2_api, buf, metadata)
+    assert ours.shape == theirs.shape and np.allclose(ours, theirs, rtol=1e-9, atol=1e-15)
+
+
+def test_spike_filter_changes_the_samples_after_a_range_switch(ppk2_api):
+    buf, metadata = _switching_stream()
+    raw = _decode(buf, metadata, spike_filter=False)
+    assert not np.allclose(raw, _ppk2_api_decode(ppk2_api, buf, metadata), rtol=1e-6)
+
+
+def test_spike_filter_leaves_the_mean_unchanged():
+    buf, metadata = _switching_stream()
+    raw = _decode(buf, metadata, spike_filter=False)
+    filtered = _decode(buf, metadata, spike_filter=True)
+    assert abs(filtered.mean() - raw.mean()) / raw.mean() < 1e-5 and not np.array_equal(raw, filtered)
+
+
+def test_spike_filter_state_carries_across_blocks_cut_inside_a_switch():
+    buf, metadata = _switching_stream(with_range4=True)
+    _, rng, _, _ = unpack_words(buf)
+    switches = np.flatnonzero(rng[1:] != rng[:-1]) + 1
+    cuts = sorted(set((switches + 1).tolist() + (switches + 2).tolist()))  # one and two samples after each
+    assert np.array_equal(_decode(buf, metadata, True, cuts=()), _decode(buf, metadata, True, cuts=cuts))
+
+
+@pytest.mark.parametrize("flag, detail", [("", "spike filter on"), ("&spike_filter=0", "raw samples")])
+def test_ppk2_url_spike_filter_flag(flag, detail, emulator, opened):
+    emu = emulator("ppk2")
+    assert detail in opened(emu.url + flag).detail

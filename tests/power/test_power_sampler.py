@@ -107,3 +107,61 @@ def test_clock_mapper_slews_slowly_after_settling():
     mapper.map([0.0], arrival_s=10.0)
     mapped = mapper.map([1.0], arrival_s=10.5)  # device says 1 s passed, host only 0.5 s
     assert mapped[0] == pytest.approx(11.0 - 1e-3)
+
+
+def _board_window(root, url, file_poll, seconds=0.3, rate_hz=500):
+    from edgebench.power.url import open_source
+
+    source = open_source(url, root=root)
+    try:
+        with Sampler(source, rate_hz=rate_hz, file_poll=file_poll) as sampler:
+            time.sleep(0.15)
+            start = time.perf_counter()
+            time.sleep(seconds)
+            end = time.perf_counter()
+            return sampler.summary(start, end, images=10), sampler.window(start, end)
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("file_poll", [True, False])
+def test_sampler_reads_the_agx_orin_board_input_either_way(file_poll):
+    from edgebench.power.url import open_source
+
+    row, data = _board_window(board_root("agx_orin_jp6"), "ina3221", file_poll, rate_hz=100)
+    with open_source("ina3221", root=board_root("agx_orin_jp6")) as source:
+        rails_w = source.read().rails_w
+    assert row["gross_power_w"] == pytest.approx(0.843 * 6.170 + 0.780 * 3.437 + 4.968 * 0.953)
+    assert np.allclose(data.rails_w, rails_w, rtol=1e-6)  # float32 ring
+
+
+def test_file_polled_sampler_sees_a_value_with_a_unit_suffix(tmp_path):
+    root = str(tmp_path / "nano")
+    shutil.copytree(board_root("nano_jp46") + "/sys", root + "/sys")
+    write(root, "/sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0/in_power0_input", "4200 mW\n")
+    row, _ = _board_window(root, "ina3221", True)
+    assert row["gross_power_w"] == pytest.approx(4.2)
+
+
+def test_file_polled_sampler_flags_failed_readings(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    root = str(tmp_path / "nano")
+    shutil.copytree(board_root("nano_jp46") + "/sys", root + "/sys")
+    from edgebench.power.url import open_source
+
+    source = open_source("ina3221", root=root)
+
+    def kernel_says_enodata(fd, size, offset):  # fake of a disabled INA3221 channel (-ENODATA)
+        raise OSError(errno.ENODATA, os.strerror(errno.ENODATA))
+
+    monkeypatch.setattr(os, "pread", kernel_says_enodata)
+    with Sampler(source, rate_hz=200) as sampler:
+        start = time.perf_counter()
+        time.sleep(0.3)
+        end = time.perf_counter()
+        row = sampler.summary(start, end, images=1)
+    monkeypatch.undo()
+    source.close()
+    assert "failed reading" in (row["power_flags"] or "")

@@ -100,3 +100,78 @@ def test_busy_serial_port_is_reported(emulator, opened):
     opened(emu.url)
     with pytest.raises(PowerSourceError, match="busy"):
         opened(emu.url)
+
+
+def _feed(parser, lines):
+    for line in lines:
+        parser.parse(line)
+
+
+def test_lines_with_one_more_field_than_the_columns_name_the_remedy():
+    parser = CsvLineParser()
+    _feed(parser, ["{},5.0,200,1000".format(k) for k in range(20)])
+    assert "have 4 fields" in parser.width_diagnosis() and "columns=t_ms,voltage_v,current_ma,-" in \
+        parser.width_diagnosis()
+
+
+def test_a_few_torn_lines_are_not_a_field_count_problem():
+    parser = CsvLineParser()
+    _feed(parser, ["{},5.0,200".format(k) for k in range(1, 100)] + ["12,5.0"] * 5)
+    assert parser.width_diagnosis() is None
+
+
+def test_banner_text_does_not_count_as_a_field_count_problem():
+    parser = CsvLineParser()
+    _feed(parser, ["INA226 probe ready v2"] * 20)
+    assert parser.width_diagnosis() is None
+
+
+def test_a_header_clears_the_field_count_diagnosis():
+    parser = CsvLineParser()
+    _feed(parser, ["{},5.0,200,1000".format(k) for k in range(20)] + ["t_ms,voltage_v,current_ma,power_mw"])
+    assert parser.width_diagnosis() is None and parser.parse("30,5.0,200,1000") == (0.03, 1.0)
+
+
+def test_four_field_probe_read_with_four_columns_reads_right(emulator, opened):
+    emu = emulator("csv", watts=5.0, ripple=0.0, power_column=True)
+    row = _window(opened(emu.url + "&columns=" + emu.columns), 0.6)
+    assert row["gross_power_w"] == pytest.approx(5.0, rel=0.02)
+
+
+def test_four_field_probe_whose_header_came_before_open_is_flagged_with_columns(emulator, opened):
+    emu = emulator("csv", watts=5.0, ripple=0.0, power_column=True)
+    time.sleep(0.2)  # the header went out before the port was opened
+    row = _window(opened(emu.url), 0.6)
+    assert row["gross_power_w"] == pytest.approx(5.0, rel=0.02) or "columns=" in row["power_flags"]
+
+
+def _csv_source_on_loop(monkeypatch, waiting):
+    """A CSV source whose port is pyserial's loop:// with ``waiting`` already in its input at open
+    (what a USB-serial bridge delivers from its FIFO right after the port opens)."""
+    import serial
+
+    from edgebench.power.url import create_source, parse_url
+
+    src = create_source(parse_url("serial:///dev/ttyUSB9?protocol=csv"))
+
+    def open_loop_port():
+        src.ser = serial.serial_for_url("loop://", timeout=0.05)
+        src.ser.write(waiting)
+        src._last_data_s = time.perf_counter()
+        return src.ser
+
+    monkeypatch.setattr(src, "open_port", open_loop_port)
+    return src.open()
+
+
+def test_header_waiting_at_open_sets_the_columns_and_its_samples_are_dropped(monkeypatch):
+    src = _csv_source_on_loop(monkeypatch, b"INA226 ready\r\nt_ms,voltage_v,current_ma,power_mw\r\n1,5.0,200,1000\r\n")
+    src.ser.write(b"2,5.0,400,2000\r\n")
+    block = src.read_block(0.2)
+    assert src.parser.layout.width == 4 and list(block.power_w) == [pytest.approx(2.0)]
+
+
+def test_the_rest_of_a_line_torn_at_open_is_skipped(monkeypatch):
+    src = _csv_source_on_loop(monkeypatch, b"t_ms,voltage_v,current_ma\r\n1,5.0,200\r\n2")
+    src.ser.write(b"5,5.0,200\r\n30,5.0,400\r\n")  # "5,5.0,200" is the tail of "25,5.0,200"
+    assert list(src.read_block(0.2).power_w) == [pytest.approx(2.0)]

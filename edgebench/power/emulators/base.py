@@ -25,8 +25,8 @@ class PtyEmulator(object):
     protocol = ""
 
     def __init__(self, watts=5.0, ripple=0.3, freq_hz=10.0, silence_after_s=None, silence_s=0.0,
-                 vanish_after_s=None, seed=0):
-        self.waveform = Waveform(watts, ripple, freq_hz)
+                 vanish_after_s=None, seed=0, waveform=None):
+        self.waveform = waveform if waveform is not None else Waveform(watts, ripple, freq_hz)
         self.silence_after_s = silence_after_s
         self.silence_s = silence_s
         self.vanish_after_s = vanish_after_s
@@ -62,6 +62,8 @@ class PtyEmulator(object):
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self.slave)
         self.t0 = time.perf_counter()
+        if hasattr(self.waveform, "origin_s"):
+            self.waveform.origin_s = self.t0  # device time 0 is this moment on the host clock
         self.reset()
         return self
 

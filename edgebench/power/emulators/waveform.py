@@ -28,3 +28,21 @@ class Waveform(object):
             return float(self.power_w(np.array([t0_s]))[0])
         grid = np.linspace(t0_s, t1_s, points, endpoint=False) + (t1_s - t0_s) / (2.0 * points)
         return float(np.mean(self.power_w(grid)))
+
+
+class FunctionWaveform(Waveform):
+    """Power given by ``fn(t)`` of host ``time.perf_counter()`` seconds (vectorised over arrays).
+
+    The emulator sets ``origin_s`` (its start on the host clock) when it opens, so device times
+    (seconds since the emulator started) map onto ``fn``'s clock. Lets a test drive a probe with the
+    same power another source sees, e.g. through a known gain and offset.
+    """
+
+    def __init__(self, fn, watts=0.0):
+        Waveform.__init__(self, watts, 0.0, 0.0)
+        self.fn = fn
+        self.origin_s = 0.0
+
+    def power_w(self, t_s):
+        t = np.asarray(t_s, dtype=float) + self.origin_s
+        return np.asarray(self.fn(t), dtype=float) * np.ones(t.shape)
