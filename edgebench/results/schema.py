@@ -122,6 +122,12 @@ MEASUREMENT_COLUMNS = (
     ("bandwidth_hz", "REAL", "frequency below which 99% of the power signal's AC power lies"),
     ("nyquist_ok", "INTEGER", "1 when the sample rate is at least twice bandwidth_hz"),
     ("power_flags", "TEXT", "problems in the power window (gaps, unparseable lines, probe lost)"),
+    # calibrated against a reference meter (`edgebench power calibrate`); the raw columns above stay raw
+    ("power_calibration", "TEXT", "the calibration applied (reference meter, date, gain, offset), NULL if none"),
+    ("gross_power_cal_w", "REAL", "gross_power_w calibrated: gain x raw + offset"),
+    ("net_power_cal_w", "REAL", "net_power_w calibrated: gain x raw"),
+    ("energy_per_image_cal_j", "REAL", "energy_per_image_j from the calibrated gross power"),
+    ("net_energy_per_image_cal_j", "REAL", "net_energy_per_image_j calibrated: gain x raw"),
 )
 
 # Accuracy of a compiled engine on labelled data (`edgebench accuracy`), one row per evaluation.

@@ -112,7 +112,8 @@ class ResultStore(object):
         self._add_missing_columns()
 
     def _add_missing_columns(self):
-        """Add nullable columns a store of the current version lacks (written by a pre-release build)."""
+        """Add the nullable columns a store lacks: new columns are additive and need no version bump
+        (older edgebench versions ignore them); ``SCHEMA_VERSION`` moves for changes that are not."""
         for table, columns in (("runs", schema.RUN_COLUMNS), ("measurements", schema.MEASUREMENT_COLUMNS),
                                ("accuracy", schema.ACCURACY_COLUMNS)):
             have = set(r[1] for r in self.conn.execute("PRAGMA table_info({})".format(table)))

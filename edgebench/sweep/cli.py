@@ -76,6 +76,9 @@ def add_plan_arguments(parser):
     power.add_argument("--power", default=default("power"), metavar="URL",
                        help="power source: none (default), auto, ina3221[:RAIL], tegrastats, rapl, nvml, "
                        "serial://PORT?protocol=csv|scpi|ppk2|powersensor3, trace://FILE.csv, sim://?idle_w=&active_w=")
+    power.add_argument("--power-calibration", metavar="FILE",
+                       help="calibration from `edgebench power calibrate` (default: this board's stored one, if "
+                       "any); adds the *_cal_* columns, the raw ones stay raw")
     power.add_argument("--idle-seconds", type=non_negative_float, default=default("idle_s"), metavar="S",
                        help="idle power measured before the sweep (nothing loaded) and again after it "
                        "(default %(default)g)")
@@ -154,6 +157,7 @@ def plan_from_args(args):
         calib_algorithm=args.calib_algorithm,
         power=args.power,
         idle_s=args.idle_seconds,
+        power_calibration=args.power_calibration,
         no_transfers=args.no_transfers,
         layers=args.layers,
         shared_profile=args.shared_profile,

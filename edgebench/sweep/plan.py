@@ -96,6 +96,7 @@ class SweepPlan(object):
     point_timeout_s: float = 1800.0
     power: str = "none"
     idle_s: float = 10.0
+    power_calibration: Optional[str] = None  # a calibration file; None: the board's stored one, if any
     root: Optional[str] = None
     cache_dir: Optional[str] = None
     calib_data: Optional[str] = None

@@ -14,10 +14,11 @@ IDLE_DRIFT_LIMIT = 0.05  # the paper's 1.30 W idle is only subtractable if it ho
 
 
 class PowerSession(object):
-    def __init__(self, url, root=None, idle_s=10.0):
+    def __init__(self, url, root=None, idle_s=10.0, calibration=None):
         from edgebench.power.url import open_source
 
         self.url = url
+        self.calibration = calibration  # a power.calibration.Calibration of this board, or None
         self.idle_s = float(idle_s)
         self.source = open_source(url, root=root)
         self.sampler = None
@@ -73,7 +74,13 @@ class PowerSession(object):
             row["power_source"] = self.label
             row["power_flags"] = "no power data"
             return row
-        return self.sampler.summary(start_s, end_s, images, self.idle)
+        row = self.sampler.summary(start_s, end_s, images, self.idle)
+        if self.calibration is not None:
+            from edgebench.power.calibration import calibrated_figures
+
+            row.update(calibrated_figures(self.calibration, self.url, row.get("gross_power_w"), row.get("net_power_w"),
+                                          row.get("energy_per_image_j"), row.get("net_energy_per_image_j")))
+        return row
 
     def finish(self, say=None, measure_idle=True):
         """Idle again (drift check) and stop sampling; returns the warnings of the session."""
@@ -107,6 +114,7 @@ class PowerSession(object):
             "idle_after": idle_dict(self.idle_after),
             "burst": dict((k, v) for k, v in (self.burst or {}).items() if not hasattr(v, "shape")),
             "warnings": list(self.warnings),
+            "calibration": self.calibration.provenance if self.calibration is not None else None,
         }
 
 

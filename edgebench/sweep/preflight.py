@@ -98,9 +98,16 @@ def open_power(plan):
     """The power session of a plan (None for ``--power none``); bad URLs are UsageErrors (exit 2)."""
     if plan.power in (None, "", "none"):
         return None
+    from edgebench.power.calibration import load_calibration
     from edgebench.sweep.power_session import PowerSession
 
-    return PowerSession(plan.power, root=plan.root, idle_s=plan.idle_s)
+    # The board's calibration against a reference meter, when `edgebench power calibrate` stored one
+    # (<state dir>/calibration/<board serial>.json); it applies only to the source it was made for.
+    calibration = load_calibration(path=plan.power_calibration, root=plan.root)
+    if plan.power_calibration and calibration is None:
+        raise UsageError("--power-calibration {} cannot be read; run `edgebench power calibrate` or drop the "
+                         "flag".format(plan.power_calibration))
+    return PowerSession(plan.power, root=plan.root, idle_s=plan.idle_s, calibration=calibration)
 
 
 def clock_lock_for(plan):

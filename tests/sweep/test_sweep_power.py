@@ -66,3 +66,25 @@ def test_unknown_power_scheme_is_refused_before_anything_is_stored(tiny_onnx, ca
     proc = edgebench("sweep", "--model", tiny_onnx, "--power", "scope://bench", "--out", tmp_path / "r", *FAST)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_board_calibration_adds_calibrated_columns_and_keeps_the_raw_ones(tiny_onnx, cache_dir, tmp_path):
+    from edgebench.power.calibration import SCHEMA
+
+    calibration = tmp_path / "board.json"
+    calibration.write_text(json.dumps({"schema": SCHEMA, "gain": 1.03, "offset_w": 0.2, "source": SIM_OWN_LOAD,
+                                       "reference": "serial:///dev/ttyUSB0?protocol=scpi&dialect=wt310",
+                                       "created_utc": "2026-12-01T00:00:00Z", "board_serial": "test"}))
+    rows = edgebench_json("sweep", "--model", tiny_onnx, "--batches", "1", "--power", SIM_OWN_LOAD,
+                          "--power-calibration", calibration, "--idle-seconds", "0.3", "--json",
+                          "--out", tmp_path / "r", *FAST)["measurements"]
+    row = rows[0]
+    assert row["gross_power_cal_w"] == pytest.approx(1.03 * row["gross_power_w"] + 0.2)
+    assert row["net_power_cal_w"] == pytest.approx(1.03 * row["net_power_w"])
+    assert "gain 1.0300" in row["power_calibration"] and "wt310" in row["power_calibration"]
+
+
+def test_an_unreadable_power_calibration_is_refused_before_anything_is_stored(tiny_onnx, cache_dir, tmp_path):
+    proc = edgebench("sweep", "--model", tiny_onnx, "--power", SIM, "--power-calibration", tmp_path / "none.json",
+                     "--out", tmp_path / "r", *FAST)
+    assert proc.returncode == 2 and "--power-calibration" in proc.stderr and not (tmp_path / "r").exists()
