@@ -37,6 +37,7 @@ def state_dir():
     ap.cleanup(path)
 
 
+@pytest.mark.slow  # a CLI sweep and an agent job of four points each (~20 s)
 def test_the_cli_and_the_agent_store_the_same_columns_for_one_plan(state_dir, fake_root, tiny_onnx, cache_dir,
                                                                  tmp_path):
     plan = ["--model", tiny_onnx, "--batches", "1,2", "--engine", "fp32,fp16", "--threads", "1",
