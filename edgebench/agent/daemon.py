@@ -319,7 +319,8 @@ class Agent(object):
                 self._snapshot_at = -1e9
         self.server.close_idle(now)
         if self.metrics is not None:
-            self.snapshot(max_age_s=1.0)  # the metrics thread serves the latest snapshot, never the store
+            # the metrics thread serves the latest snapshot, never the store; its counters integrate each one
+            self.metrics.observe(self.snapshot(max_age_s=1.0))
         text = self._status_text()
         if text != self._status_line:
             self._status_line = text
@@ -411,7 +412,7 @@ class Agent(object):
         from edgebench.agent.metrics import MetricsServer
 
         self.metrics = MetricsServer(self.cached_snapshot, self.config.metrics_port,
-                                     self.config.metrics_address).start()
+                                     self.config.metrics_address, root=self.config.root_or_none).start()
         logger.info("metrics on http://%s:%d/metrics", self.config.metrics_address, self.metrics.port)
 
     def _reload(self):
