@@ -68,6 +68,10 @@ def register(subparsers):
     add_json_argument(b)
     b.set_defaults(func=run_budget)
 
+    from edgebench.analysis.compare import register as register_compare
+
+    register_compare(subparsers)
+
 
 def run_analyze(args):
     from edgebench.analysis import analyze
