@@ -34,3 +34,12 @@ def copy_store(path, directory):
     os.makedirs(target, exist_ok=True)
     shutil.copy(path, os.path.join(target, "results.db"))
     return os.path.join(target, "results.db")
+
+
+def pushed_fleet(tmp_path_factory, pg_server):
+    """Both boards' stores pushed into one fresh database of the session's PostgreSQL: (stores, URL)."""
+    stores = two_boards(tmp_path_factory)
+    url = pg_server.new_database()
+    for board in BOARDS:
+        edgebench_json("push", stores[board], url, "--json")
+    return stores, url

@@ -4,7 +4,7 @@ import os
 
 import pytest
 from cli_helpers import edgebench, edgebench_json
-from fleet_stores import BOARDS, two_boards
+from fleet_stores import BOARDS, pushed_fleet
 
 pytest.importorskip("psycopg2")
 
@@ -12,11 +12,7 @@ pytest.importorskip("psycopg2")
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory, pg_server):
     """Two fake boards' stores pushed into one fresh database: (stores by board, URL)."""
-    stores = two_boards(tmp_path_factory)
-    url = pg_server.new_database()
-    for board in BOARDS:
-        edgebench_json("push", stores[board], url, "--json")
-    return stores, url
+    return pushed_fleet(tmp_path_factory, pg_server)
 
 
 def _filtered(url, query):
