@@ -1,4 +1,5 @@
 """/metrics: parsed by prometheus-client's own parser, names checked against Prometheus' naming rules."""
+import json
 import re
 import socket
 import urllib.request
@@ -238,3 +239,76 @@ def test_an_idle_connection_does_not_hold_up_a_scrape_and_is_dropped():
     finally:
         idle.close()
         server.stop()
+
+
+# ---------------------------------------------------------------------------------------------- deploy/
+# The dashboard follows Grafana's dashboard JSON model
+# (https://grafana.com/docs/grafana/latest/dashboards/build-dashboards/view-dashboard-json-model/):
+# title, uid, schemaVersion, panels with id/type/title/gridPos (a 24-column grid) and targets with refId.
+
+DASHBOARD = ROOT + "/deploy/grafana/edgebench.json"
+PANEL_TYPES = ("timeseries", "stat", "gauge", "bargauge", "table", "text", "row")
+
+
+def _dashboard():
+    with open(DASHBOARD, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _full_page_names():
+    counters, snap = _counters_after_two_readings()
+    board = snap["sensors"]["board"] = _board_snapshot(AGX_ORIN)["sensors"]["board"]
+    board["memory"]["nvmap_used_mb"], board["cpu"]["load_pct"] = 512.0, 20.0  # absent from this tree
+    snap["job"]["last_point"] = monitor_snapshots.ROWS[0]
+    text = render_metrics(snap, counters, {"board": "b", "model": "m", "jetpack": "6", "l4t": "36"})
+    return set(s.name for f in parser.text_string_to_metric_families(text) for s in f.samples)
+
+
+def test_dashboard_has_the_json_models_required_fields():
+    dash = _dashboard()
+    assert dash["title"] and 8 <= len(dash["uid"]) <= 40 and isinstance(dash["schemaVersion"], int)
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids))
+    for p in dash["panels"]:
+        assert p["type"] in PANEL_TYPES and p["title"]
+        grid = p["gridPos"]
+        assert all(isinstance(grid[k], int) for k in "hwxy") and grid["x"] + grid["w"] <= 24
+        refs = [t["refId"] for t in p["targets"]]
+        assert refs and len(refs) == len(set(refs)) and all(t["expr"] for t in p["targets"])
+
+
+def test_dashboard_panels_do_not_overlap():
+    cells = set()
+    for p in _dashboard()["panels"]:
+        g = p["gridPos"]
+        mine = set((x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"]))
+        assert not cells & mine, p["title"]
+        cells |= mine
+
+
+def test_dashboard_names_only_metrics_that_exist():
+    exported = _full_page_names()
+    used = set()
+    for p in _dashboard()["panels"]:
+        for t in p["targets"]:
+            used.update(re.findall(r"\bedgebench_[a-z_]+", t["expr"]))
+    variables = _dashboard()["templating"]["list"]
+    used.update(re.findall(r"\bedgebench_[a-z_]+", json.dumps(variables)))
+    assert used and used <= exported, sorted(used - exported)
+
+
+def test_dashboard_shows_what_the_issue_asks_for():
+    exprs = " ".join(t["expr"] for p in _dashboard()["panels"] for t in p["targets"])
+    for name in ("edgebench_rail_power_watts", "edgebench_power_net_watts", "edgebench_job_images_per_second",
+                 "edgebench_job_progress_ratio", "edgebench_temperature_celsius"):
+        assert name in exprs
+
+
+def test_board_selector_filters_every_query_and_prometheus_sets_the_label_on_every_target():
+    dash = _dashboard()
+    assert [v["name"] for v in dash["templating"]["list"]] == ["datasource", "board"]
+    assert all('board=~"$board"' in t["expr"] for p in dash["panels"] for t in p["targets"])
+    with open(ROOT + "/deploy/prometheus.yml", encoding="utf-8") as fh:
+        lines = [line.strip() for line in fh if not line.strip().startswith("#")]
+    targets = [line for line in lines if line.startswith("- targets:")]
+    assert targets and len([line for line in lines if line.startswith("board:")]) == len(targets)
