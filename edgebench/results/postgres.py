@@ -89,8 +89,8 @@ def connect(url):
         password = _password(url)
         if password:
             text = text.replace(password, "***")
-        raise PostgresUnreachable("cannot connect to {}: {}; nothing was lost (the runs stay in the board's "
-                                  "store): push again when the server answers".format(redact(url), text))
+        raise PostgresUnreachable("cannot connect to {}: {}; check the host, port and that the server "
+                                  "accepts this client (pg_hba.conf)".format(redact(url), text))
 
 
 def _password(url):
@@ -238,7 +238,11 @@ def push_store(store, url, run_uuids=None, say=None):
     from edgebench._helpers import utc_now
 
     result = PushResult()
-    conn = connect(url)
+    try:
+        conn = connect(url)
+    except PostgresUnreachable as exc:
+        raise PostgresUnreachable("{}; nothing was lost (the runs stay in the board's store): push again when "
+                                  "the server answers".format(exc))
     try:
         ensure_schema(conn)
         for run in store.runs():

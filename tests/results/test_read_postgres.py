@@ -104,3 +104,9 @@ def test_an_empty_database_says_push_first(pg_url):
     proc = edgebench("analyze", pg_url)
     assert proc.returncode == 2 and "edgebench push" in proc.stderr
     assert "s3cret" not in proc.stderr
+
+
+def test_an_unreachable_server_is_one_line_exit_1_for_a_reader(tmp_path):
+    proc = edgebench("analyze", "postgresql://eb:pw-xyz@/fleet?host={}&connect_timeout=2".format(tmp_path))
+    assert proc.returncode == 1 and proc.stderr.startswith("edgebench: error: cannot connect to")
+    assert "push again" not in proc.stderr and "pw-xyz" not in proc.stderr and "Traceback" not in proc.stderr
