@@ -48,6 +48,15 @@ EXTRAS = {
     # TensorRT itself ships with JetPack (python3-libnvinfer) and is never a pip requirement.
     "jetson": ["pycuda>=2020.1", "jetson-stats>=4.2"],
     "report": ["matplotlib>=3.3"],
+    # a lab of boards: `edgebench push` / postgresql:// readers (2.9.5 is the last psycopg2-binary with
+    # cp36 wheels, x86_64 and aarch64) and prometheus-client (0.17.1 still supports 3.6; the agent's
+    # /metrics needs no dependency, this is for checking it and for users' own exporters)
+    "fleet": [
+        'psycopg2-binary>=2.9.5,<2.9.6; python_version < "3.7"',
+        'psycopg2-binary>=2.9.5; python_version >= "3.7"',
+        'prometheus-client>=0.17.1,<0.18; python_version < "3.7"',
+        'prometheus-client>=0.17.1; python_version >= "3.7"',
+    ],
     # lenet5_digits and `edgebench accuracy --data digits` use scikit-learn's bundled digits
     "digits": ["scikit-learn>=0.24"],
     "test": [

@@ -32,3 +32,27 @@ def fake_root(tmp_path):
     )
     return str(root)
 
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL cluster for the whole session (tests/pg_server.py), stopped at the end."""
+    import pg_server as pgmod
+
+    pytest.importorskip("psycopg2", reason="psycopg2 is in the [fleet] extra (requirements/ci-*.txt)")
+    bin_dir = pgmod.find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL binaries here (initdb, pg_ctl): apt-get install postgresql")
+    server = pgmod.PgServer(bin_dir).init().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL (with its password) of a fresh, empty database on the session's PostgreSQL."""
+    if not pg_server.running:
+        pg_server.start()
+    return pg_server.new_database()

@@ -223,6 +223,11 @@ def print_status(snap, con):
                                                     rec.get("points_total"),
                                                     "; " + rec["reason"] if rec.get("reason") else ""),
                   markup=False, highlight=False)
+    push = agent.get("push")
+    if push:
+        con.print("push: {} run(s) queued for {}{}".format(
+            push.get("queued"), push.get("to"), "; last attempt failed: {}".format(push["last_error"])
+            if push.get("last_error") else ""), markup=False, highlight=False)
     if snap.get("last_results"):
         con.print(results_table(snap["last_results"], limit=10))
     for note in (agent.get("config_warnings") or []) + (agent.get("notes") or []):

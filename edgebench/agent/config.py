@@ -14,6 +14,7 @@ The files are flat TOML, read by ``tomllib`` (Python 3.11+) or ``tomli`` (a core
     max_attempts = 3
     power = "ina3221"          # live board power for `edgebench monitor` while idle
     metrics_port = 9464        # Prometheus text format on 127.0.0.1:9464/metrics (0 = off)
+    push_to = "postgresql://edgebench@db.lab/fleet"   # push each finished run (password: ~/.pgpass)
 """
 import os
 
@@ -41,6 +42,8 @@ KEYS = (
     ("stop_timeout_s", float, 20.0, "on SIGTERM, wait this long for the job thread before exiting anyway"),
     ("root", str, "", "filesystem root board sensors are read under (default /)"),
     ("log_level", str, "info", "debug | info | warning | error"),
+    ("push_to", str, "", "postgresql:// URL each finished run is pushed to; queued while unreachable (empty = off)"),
+    ("push_retry_s", float, 60.0, "how often a queued push is retried while the server does not answer"),
 )
 KEY_NAMES = tuple(k for k, _, _, _ in KEYS)
 _TYPES = dict((k, t) for k, t, _, _ in KEYS)
@@ -101,6 +104,10 @@ def check_value(key, value, where):
         raise UsageError("{}: metrics_port must be 0 (off) or 1..65535".format(where))
     if key in ("poll_interval_s", "power_rate_hz") and value <= 0:
         raise UsageError("{}: {} must be positive".format(where, key))
+    if key == "push_to" and value and not value.startswith(("postgresql://", "postgres://")):
+        raise UsageError("{}: push_to must be a postgresql:// URL (or empty for no push)".format(where))
+    if key == "push_retry_s" and value <= 0:
+        raise UsageError("{}: push_retry_s must be positive".format(where))
     if key == "log_level" and value.lower() not in LOG_LEVELS:
         raise UsageError("{}: log_level must be one of {}".format(where, ", ".join(LOG_LEVELS)))
     return value

@@ -76,6 +76,7 @@ class Agent(object):
         self.selector = None
         self.server = None
         self.metrics = None
+        self.pusher = None
         self.watchdog = None
         self.store = None
         self.job = None
@@ -155,6 +156,10 @@ class Agent(object):
         for note in self.server.notes:
             logger.warning("%s", note)
         self._start_metrics()
+        if config.push_to:
+            from edgebench.agent.push import Pusher
+
+            self.pusher = Pusher(config.push_to, config.store_path, config.state_path, config.push_retry_s).start()
         self.power.open_live()
         self.sensors.start()
         period = self.notifier.watchdog_period_s()
@@ -218,6 +223,9 @@ class Agent(object):
 
     def _teardown(self):
         self.sensors.stop()
+        if self.pusher is not None:
+            self.pusher.stop()
+            self.pusher = None
         if self.watchdog is not None:
             self.watchdog.stop()
         if self.metrics is not None:
@@ -311,7 +319,8 @@ class Agent(object):
                 self._snapshot_at = -1e9
         self.server.close_idle(now)
         if self.metrics is not None:
-            self.snapshot(max_age_s=1.0)  # the metrics thread serves the latest snapshot, never the store
+            # the metrics thread serves the latest snapshot, never the store; its counters integrate each one
+            self.metrics.observe(self.snapshot(max_age_s=1.0))
         text = self._status_text()
         if text != self._status_line:
             self._status_line = text
@@ -347,6 +356,8 @@ class Agent(object):
         self._snapshot_at = -1e9
         self.scheduler.file(job)
         self._next_scan = 0.0
+        if self.pusher is not None:
+            self.pusher.wake()
 
     def _scan_soon(self):
         self._next_scan = 0.0
@@ -374,7 +385,8 @@ class Agent(object):
             running=True, pid=os.getpid(), state="stopping" if self.stopping else ("running" if self.job else "idle"),
             started_at=self.started_at, uptime_s=round(time.monotonic() - self.started_monotonic, 1),
             metrics="{}:{}".format(config.metrics_address, self.metrics.port) if self.metrics else None,
-            max_attempts=config.max_attempts, config_warnings=list(config.warnings), notes=list(self.notes))
+            max_attempts=config.max_attempts, config_warnings=list(config.warnings), notes=list(self.notes),
+            push=self.pusher.status() if self.pusher is not None else None)
         snap["queue"] = self.spool.records(("incoming",))
         snap["recent_jobs"] = recent_jobs(self.spool)
         job = self.job
@@ -400,7 +412,7 @@ class Agent(object):
         from edgebench.agent.metrics import MetricsServer
 
         self.metrics = MetricsServer(self.cached_snapshot, self.config.metrics_port,
-                                     self.config.metrics_address).start()
+                                     self.config.metrics_address, root=self.config.root_or_none).start()
         logger.info("metrics on http://%s:%d/metrics", self.config.metrics_address, self.metrics.port)
 
     def _reload(self):

@@ -136,6 +136,31 @@ class LivePower(object):
             self._feed, self._owner = None, None
 
 
+class RailReader(object):
+    """Voltage, current and power of every INA3221/INA238 rail under ``root`` (found once), for /metrics:
+    ``[{"name", "voltage_v", "current_a", "power_w"}]``, a value None when its file is unreadable."""
+
+    def __init__(self, root=None):
+        self.root = root
+        self._channels = None
+
+    def read(self):
+        from edgebench.power.ina3221 import discover
+
+        if self._channels is None:
+            self._channels = discover(self.root).channels
+        out = []
+        for chan in self._channels:
+            info = chan.snapshot(self.root)
+            out.append({"name": info["rail"], "voltage_v": _milli(info["voltage_mv"]),
+                        "current_a": _milli(info["current_ma"]), "power_w": _milli(info["power_mw"])})
+        return out
+
+
+def _milli(value):
+    return None if value is None else value / 1000.0
+
+
 class SensorThread(object):
     """Reads the board every ``interval_s`` and updates the live power once a second."""
 
@@ -158,13 +183,16 @@ class SensorThread(object):
         from edgebench.platform.sensors import BoardReader
 
         reader = BoardReader(self.root)
+        rails = RailReader(self.root)
         next_board = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
             if self.interval_s and now >= next_board:
                 next_board = now + self.interval_s
                 try:
-                    self.board = reader.read()
+                    board = reader.read()
+                    board["rails"] = rails.read()
+                    self.board = board
                 except Exception as exc:  # never let the sensor thread die
                     logger.debug("board sensors: %s", exc)
             self.power.update()

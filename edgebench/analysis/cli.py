@@ -6,7 +6,8 @@ from edgebench.analysis.points import MEMORY_BASIS_CHOICES
 from edgebench.cliutil import add_json_argument, emit_json
 from edgebench.errors import UsageError
 
-RESULTS_HELP = "results.db, results.csv, results.json, or the --out directory of a sweep"
+RESULTS_HELP = ("results.db, results.csv, results.json, the --out directory of a sweep, or postgresql://... "
+                "(what `edgebench push` wrote; ?board=HOST&since=YYYY-MM-DD filter it)")
 
 
 def add_selection_arguments(parser):
@@ -66,6 +67,10 @@ def register(subparsers):
     add_selection_arguments(b)
     add_json_argument(b)
     b.set_defaults(func=run_budget)
+
+    from edgebench.analysis.compare import register as register_compare
+
+    register_compare(subparsers)
 
 
 def run_analyze(args):

@@ -80,8 +80,11 @@ class Results(object):
 
 
 def load_results(path):
-    """Load ``path`` (results.db, results.csv, results.json or a sweep's --out directory)."""
+    """Load ``path`` (results.db, results.csv, results.json, a sweep's --out directory, or a
+    ``postgresql://`` URL that ``edgebench push`` wrote to, optionally ``?board=...&since=...``)."""
     path = os.fspath(path)
+    if path.startswith(("postgresql://", "postgres://")):
+        return _load_postgres(path)
     if os.path.isdir(path):
         for name in RESULT_FILE_NAMES:
             candidate = os.path.join(path, name)
@@ -295,6 +298,21 @@ def _load_sqlite(path):
     runs, w = _typed_rows(raw_r, RUN_TYPES, path, set(r_cols))
     warnings += w
     return _finish(path, "sqlite", version, measurements, runs, warnings)
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL (the tables `edgebench push` writes; same column names as the SQLite store)
+
+
+def _load_postgres(url):
+    from edgebench.results.postgres import read_tables, redact
+
+    label = redact(url)
+    version, raw_r, raw_m = read_tables(url)
+    _check_version(label, version)
+    measurements, warnings = _typed_rows(raw_m, MEASUREMENT_TYPES, label, set(MEASUREMENT_COLUMN_NAMES))
+    runs, w = _typed_rows(raw_r, RUN_TYPES, label, set(RUN_COLUMN_NAMES))
+    return _finish(label, "postgresql", version, measurements, runs, warnings + w)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,6 +28,12 @@ def write_report(results_path_or_rows, out_dir, force=False, env_key=None, memor
     from edgebench.report.text import analyze_tables, render_text
 
     results = _as_results(results_path_or_rows)
+    if not force and env_key is None:  # several boards: side by side, never fitted together
+        from edgebench.report.boards import fleet_report
+
+        fleet = fleet_report(results, out_dir, figures)
+        if fleet is not None:
+            return fleet
     summary = analyze_results(results, force=force, env_key=env_key, memory_basis=memory_basis)
     selection = select(results, force=force, env_key=env_key)
     try:

@@ -33,7 +33,11 @@ def run(args):
         emit_json(written)
         return 0
     drawn = [f for f in written["figures"] if f.get("file")]
-    print("wrote {} figure(s), summary.json, tables.txt and index.html to {}".format(len(drawn), args.out))
+    if written.get("boards"):
+        print("{} boards side by side: wrote {} figure(s), boards.json and index.html to {} (one board's full "
+              "report: RESULTS?board=HOST, or --env-key)".format(len(written["boards"]), len(drawn), args.out))
+    else:
+        print("wrote {} figure(s), summary.json, tables.txt and index.html to {}".format(len(drawn), args.out))
     if written["figures_note"]:
         print("note: " + written["figures_note"], file=sys.stderr)
     for f in written["figures"]:

@@ -6,10 +6,12 @@ A column that does not apply to a point is NULL (empty in CSV, null in JSON), ne
 Schema history (``PRAGMA user_version``; migrations live in ``store.py``):
 
 1 - first release: runs, measurements, accuracy.
+2 - ``runs.run_uuid``: a random UUID per run, kept when the run resumes; ``edgebench push`` is
+    idempotent by it (a store's run ids collide between boards, UUIDs do not).
 """
 from collections import OrderedDict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Point statuses. ``ok`` is the only one with timing figures.
 STATUS_OK = "ok"
@@ -36,6 +38,7 @@ RUN_COLUMNS = (
     ("environment_json", "TEXT NOT NULL", "host, CPU, OS, Python, library versions, board"),
     ("power_json", "TEXT", "power source, idle before and after, sample-rate check, warnings; NULL without power"),
     ("note", "TEXT", "why the run ended early, or other remarks"),
+    ("run_uuid", "TEXT", "random UUID of the run, the same on every copy (push to PostgreSQL is idempotent by it)"),
 )
 
 MEASUREMENT_COLUMNS = (

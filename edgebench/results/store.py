@@ -11,6 +11,7 @@ written by a newer edgebench - never touching them. Exports (CSV, JSON) live in
 import json
 import os
 import sqlite3
+import uuid
 
 from edgebench import __version__
 from edgebench._helpers import utc_now
@@ -33,8 +34,18 @@ def _migrate_0_to_1(conn):
     conn.execute("CREATE INDEX accuracy_lookup ON accuracy (model, backend, precision)")
 
 
+def _migrate_add_run_uuid(conn):
+    """Schema 2: every run gets a UUID (runs measured before keep theirs from now on)."""
+    have = set(r[1] for r in conn.execute("PRAGMA table_info(runs)"))
+    if "run_uuid" not in have:  # a store created at version 2 already has the column
+        conn.execute("ALTER TABLE runs ADD COLUMN run_uuid TEXT")
+    for (run_id,) in conn.execute("SELECT id FROM runs WHERE run_uuid IS NULL").fetchall():
+        conn.execute("UPDATE runs SET run_uuid = ? WHERE id = ?", (str(uuid.uuid4()), run_id))
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs (run_uuid)")
+
+
 # MIGRATIONS[v] upgrades a store at version v to v + 1.
-MIGRATIONS = {0: _migrate_0_to_1}
+MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_add_run_uuid}
 assert len(MIGRATIONS) == schema.SCHEMA_VERSION
 
 
@@ -143,14 +154,15 @@ class ResultStore(object):
     def create_run(self, plan, environment, started_at=None):
         with self.conn:
             cur = self.conn.execute(
-                "INSERT INTO runs (started_at, status, edgebench_version, plan_json, environment_json) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO runs (started_at, status, edgebench_version, plan_json, environment_json, run_uuid) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     started_at or utc_now(),
                     schema.RUN_RUNNING,
                     __version__,
                     json.dumps(plan, sort_keys=True),
                     json.dumps(environment, sort_keys=True),
+                    str(uuid.uuid4()),
                 ),
             )
         return cur.lastrowid
