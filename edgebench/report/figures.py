@@ -15,10 +15,12 @@ from edgebench.analysis.fits import pareto_min_max
 from edgebench.analysis.paper import MEMORY_LABEL, PAPER, POWER_LABEL
 from edgebench.analysis.points import (
     accuracy_of,
+    engine_key,
     images_per_s_of,
     memory_of,
     net_energy_of,
     per_image_ms_of,
+    precision_label,
 )
 from edgebench.results.schema import STATUS_OK, STATUS_OOM
 
@@ -89,16 +91,31 @@ class Style(object):
         return self.model_linestyle.get(model, "-")
 
 
+PRECISION_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}
+# Line styles and hatches by what ran: a request that fell back to fp32 is drawn as fp32 is.
+PRECISION_LINESTYLE = {"fp32": "-", "fp16": "--", "int8": ":"}
+PRECISION_MARKER = {"fp32": "o", "fp16": "s", "int8": "^"}
+
+
+def _label_order(label):
+    """fp32, fp16→fp32, fp16, int8→fp32, int8: requested precision first, then what ran."""
+    requested = label.split("→")[0]
+    return (PRECISION_ORDER.get(requested, 3), "→" not in label, label)
+
+
 def _engines(rows):
-    """(backend, precision) pairs by number of ok points, fp32 first on ties; at most 4."""
+    """(backend, precision label) pairs by number of ok points, fp32 first on ties; at most 4."""
     counts = OrderedDict()
     for r in rows:
         if r["status"] == STATUS_OK:
-            key = (r["backend"], r["precision"])
+            key = engine_key(r)
             counts[key] = counts.get(key, 0) + 1
-    order = {"fp32": 0, "fp16": 1, "int8": 2}
-    keys = sorted(counts, key=lambda k: (order.get(k[1], 3), k[0], -counts[k]))
+    keys = sorted(counts, key=lambda k: (_label_order(k[1]), k[0], -counts[k]))
     return keys[:4]
+
+
+def _effective_of_label(label):
+    return label.split("→")[-1]
 
 
 def _engine_title(engine):
@@ -183,7 +200,7 @@ class Drawer(object):
             if r.get("top1") is not None and r["model"] not in per_model:
                 per_model[r["model"]] = r["top1"]
             if r.get("top1_measured") is not None:
-                measured.append((r["model"], r["precision"], r["top1_measured"]))
+                measured.append((r["model"], precision_label(r), r["top1_measured"]))
         for r in self.rows:
             if r["model"] not in per_model and r.get("top1_measured") is not None:
                 per_model[r["model"]] = None
@@ -199,7 +216,7 @@ class Drawer(object):
             alpha=0.85,
             label="reference top-1",
         )
-        prec_marker = {"fp32": "o", "fp16": "s", "int8": "^"}
+        prec_marker = PRECISION_MARKER
         shown = set()
         for model, precision, value in measured:
             label = "measured, {}".format(precision) if precision not in shown else None
@@ -207,7 +224,7 @@ class Drawer(object):
             ax.plot(
                 [value],
                 [models.index(model)],
-                marker=prec_marker.get(precision, "D"),
+                marker=prec_marker.get(_effective_of_label(precision), "D"),
                 color="black",
                 linestyle="none",
                 label=label,
@@ -287,7 +304,7 @@ class Drawer(object):
         engines = [
             e
             for e in self.engines
-            if any(value_of(r) is not None for r in self.ok if (r["backend"], r["precision"]) == e)
+            if any(value_of(r) is not None for r in self.ok if engine_key(r) == e)
         ]
         if not engines:
             return None
@@ -295,7 +312,7 @@ class Drawer(object):
         all_batches = [r["batch_size"] for r in self.rows]
         legend_models = set()
         for ax, engine in zip(axes, engines):
-            rows = [r for r in self.rows if (r["backend"], r["precision"]) == engine]
+            rows = [r for r in self.rows if engine_key(r) == engine]
             models = sorted({r["model"] for r in rows})
             drawn = []
             for model in models:
@@ -394,10 +411,10 @@ class Drawer(object):
         return " - SIMULATED power" if self.simulated else ""
 
     def memory_vs_batch(self):
-        knees = {(k["model"], k["backend"], k["precision"]): k for k in self.summary["memory_knee"]}
+        knees = {(k["model"], k["backend"], k["precision_label"]): k for k in self.summary["memory_knee"]}
 
         def value_of(r):
-            k = knees.get((r["model"], r["backend"], r["precision"]))
+            k = knees.get((r["model"],) + engine_key(r))
             if not k or not k.get("memory_column"):
                 return None
             parts = k["memory_column"].split(" - ")
@@ -433,7 +450,6 @@ class Drawer(object):
         if not fits_:
             return None, mvp.get("reason") or "no model has a parameter count and a memory figure"
         fig, (ax,) = self.figure()
-        styles = {"fp32": "-", "fp16": "--", "int8": ":"}
         top = 0
         for f in fits_:
             xs = [p["param_mb"] for p in f["points"]]
@@ -453,10 +469,10 @@ class Drawer(object):
                     [0, max(xs)],
                     [f["floor_mb"], f["floor_mb"] + f["slope_mb_per_param_mb"] * max(xs)],
                     color="#333333",
-                    linestyle=styles.get(f["precision"], "-"),
+                    linestyle=PRECISION_LINESTYLE.get(f["precision_effective"], "-"),
                     linewidth=1,
                     label="{} {}: {:.0f} MB + {:.2f} x params MB".format(
-                        f["backend"], f["precision"], f["floor_mb"], f["slope_mb_per_param_mb"]
+                        f["backend"], f["precision_label"], f["floor_mb"], f["slope_mb_per_param_mb"]
                     ),
                 )
         ax.plot(
@@ -471,7 +487,7 @@ class Drawer(object):
         ax.set_ylabel("static memory (MB, before the knee)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
-        labelled = [f for f in fits_ if f["precision"] == "fp32"] or fits_
+        labelled = [f for f in fits_ if f["precision_label"] == "fp32"] or fits_
         for p in labelled[0]["points"]:
             ax.annotate(
                 p["model"],
@@ -492,7 +508,6 @@ class Drawer(object):
         if not chosen:
             return None, "no ok point has both G-Ops and a per-image time"
         fig, axes = self.figure(panels=len(chosen))
-        styles = {"fp32": "-", "fp16": "--", "int8": ":"}
         for ax, b in zip(axes, chosen):
             models = []
             for f in (f for f in fits_ if f["batch_size"] == b):
@@ -513,11 +528,11 @@ class Drawer(object):
                         xs,
                         [f["intercept_ms"] + f["ms_per_gop"] * x for x in xs],
                         color="#333333",
-                        linestyle=styles.get(f["precision"], "-"),
+                        linestyle=PRECISION_LINESTYLE.get(f["precision_effective"], "-"),
                         linewidth=1,
                         label="{} {}: {:.3g} ms/G-Op, R2 {}".format(
                             f["backend"],
-                            f["precision"],
+                            f["precision_label"],
                             f["ms_per_gop"],
                             "-" if f["r2"] is None else "{:.3f}".format(f["r2"]),
                         ),
@@ -541,13 +556,12 @@ class Drawer(object):
         if not pts:
             return None, "no network with power data has a G-Ops figure"
         fig, (ax,) = self.figure()
-        prec_marker = {"fp32": "o", "fp16": "s", "int8": "^"}
         for g, e in pts:
             ax.scatter(
                 [g],
                 [e["net_power_w"]],
                 color=self.style.colour(e["model"]),
-                marker=prec_marker.get(e["precision"], "D"),
+                marker=PRECISION_MARKER.get(e["precision_effective"], "D"),
                 s=40,
                 edgecolors="black",
                 linewidths=0.4,
@@ -576,10 +590,11 @@ class Drawer(object):
         from matplotlib.lines import Line2D
 
         handles = ax.get_legend_handles_labels()[0]
-        for prec in sorted({e["precision"] for _, e in pts}):
+        for prec in sorted({e["precision_label"] for _, e in pts}, key=_label_order):
             handles.append(
                 Line2D(
-                    [], [], marker=prec_marker.get(prec, "D"), color="#555555", linestyle="none", label=prec
+                    [], [], marker=PRECISION_MARKER.get(_effective_of_label(prec), "D"), color="#555555",
+                    linestyle="none", label=prec,
                 )
             )
         ax.legend(handles=handles, fontsize=8, loc="best")
@@ -644,7 +659,7 @@ class Drawer(object):
         dens = dens[:25]
         labels = [
             "{}{}".format(
-                e["model"], "" if e["top1_source"] != "measured" else " ({} measured)".format(e["precision"])
+                e["model"], "" if e["top1_source"] != "measured" else " ({} measured)".format(e["precision_label"])
             )
             for e in dens
         ]
@@ -665,19 +680,22 @@ class Drawer(object):
         return self.save(fig, "top1_per_param.png", "Information density: accuracy per parameter"), None
 
     def precisions(self):
-        precs = [p for p in ("fp32", "fp16", "int8") if any(r["precision"] == p for r in self.ok)]
+        precs = sorted({precision_label(r) for r in self.ok}, key=_label_order)
         if len(precs) < 2:
             return None, "only one precision was measured"
+        fallen = [p for p in precs if "→" in p]
         models = sorted({r["model"] for r in self.ok}, key=lambda m: (self.style.model_family.get(m, ""), m))
         has_energy = any(net_energy_of(r)[0] is not None for r in self.ok)
         fig, axes = self.figure(panels=2, height=5.0)
         width = 0.8 / len(precs)
         hatches = {"fp32": "", "fp16": "//", "int8": ".."}
+        for prec in fallen:
+            hatches[prec] = "xx"
         for panel, ax in enumerate(axes):
             for i, prec in enumerate(precs):
                 vals = []
                 for m in models:
-                    mine = [r for r in self.ok if r["model"] == m and r["precision"] == prec]
+                    mine = [r for r in self.ok if r["model"] == m and precision_label(r) == prec]
                     if panel == 0:
                         v = max([images_per_s_of(r) or 0 for r in mine], default=0)
                     elif has_energy:
@@ -718,12 +736,20 @@ class Drawer(object):
                 ],
                 fontsize=8,
             )
+        if fallen:
+            fig.text(
+                0.01, 0.01,
+                "{}: requested, but the layers ran in {}; a difference from fp32 there is load or noise, "
+                "not a precision effect".format(
+                    ", ".join(fallen), "/".join(sorted({_effective_of_label(p) for p in fallen}))),
+                fontsize=7, color="#555555",
+            )
         if has_energy:
             self.watermark(fig)
         return self.save(
             fig,
             "precisions.png",
-            "fp32 / fp16 / int8 side by side" + (self._sim_suffix() if has_energy else ""),
+            " / ".join(precs) + " side by side" + (self._sim_suffix() if has_energy else ""),
         ), None
 
     def accuracy_vs_energy(self):
@@ -759,7 +785,7 @@ class Drawer(object):
         )
         for x, y, r in front:
             ax.annotate(
-                "{} {} b{}".format(r["model"], r["precision"], r["batch_size"]),
+                "{} {} b{}".format(r["model"], precision_label(r), r["batch_size"]),
                 (x, y),
                 textcoords="offset points",
                 xytext=(4, -10),

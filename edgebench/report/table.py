@@ -1,4 +1,5 @@
 """The sweep's end-of-run summary table (rich)."""
+from edgebench.analysis.points import precision_label
 from edgebench.results.schema import STATUS_CRASHED, STATUS_ERROR, STATUS_OK, STATUS_TIMEOUT
 
 
@@ -13,12 +14,6 @@ def _fmt(value, spec="{:.2f}", missing="-"):
     return spec.format(value)
 
 
-def precision_label(row):
-    """``fp16`` when it really ran in fp16; ``fp16→fp32`` when the provider computed it in fp32."""
-    req, eff = row.get("precision"), row.get("precision_effective")
-    if eff and req and eff != req:
-        return "{}→{}".format(req, eff)
-    return req or "-"
 
 
 def knee_notes(rows):
