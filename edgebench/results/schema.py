@@ -6,10 +6,11 @@ A column that does not apply to a point is NULL (empty in CSV, null in JSON), ne
 Schema history (``PRAGMA user_version``; migrations live in ``store.py``):
 
 1 - first release: runs, measurements, accuracy.
+2 - the ``latencies`` side table: every ok point's raw per-iteration latencies (see samples.py).
 """
 from collections import OrderedDict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Point statuses. ``ok`` is the only one with timing figures.
 STATUS_OK = "ok"
@@ -141,6 +142,20 @@ ACCURACY_COLUMNS = (
     ("calibration_fingerprint", "TEXT", "INT8 calibration data fingerprint, NULL for fp32/fp16"),
 )
 ACCURACY_COLUMN_NAMES = tuple(name for name, _, _ in ACCURACY_COLUMNS)
+
+# Raw samples of a point (schema 2), one row per ok measurement; a side table so that the
+# measurements table, its CSV export and older readers stay as they were.
+LATENCY_COLUMNS = (
+    ("measurement_id", "INTEGER PRIMARY KEY", "the point these samples belong to (measurements.id)"),
+    ("run_id", "INTEGER NOT NULL", "the run of that point (runs.id)"),
+    ("point_key", "TEXT NOT NULL", "the point's key, as in measurements"),
+    ("encoding", "TEXT NOT NULL", "float32le: little-endian IEEE 754 float32 milliseconds, in timing order"),
+    ("count", "INTEGER NOT NULL", "timed iterations in samples (= measurements.iterations)"),
+    ("samples", "BLOB NOT NULL", "per-iteration latency of each timed call, ms"),
+    ("warmup_count", "INTEGER", "warm-up iterations in warmup_samples"),
+    ("warmup_samples", "BLOB", "per-iteration latency of each warm-up call, ms (same encoding)"),
+)
+LATENCY_COLUMN_NAMES = tuple(name for name, _, _ in LATENCY_COLUMNS)
 
 MEASUREMENT_COLUMN_NAMES = tuple(name for name, _, _ in MEASUREMENT_COLUMNS)
 RUN_COLUMN_NAMES = tuple(name for name, _, _ in RUN_COLUMNS)

@@ -200,6 +200,7 @@ class Sweep(object):
         self.env_key = env_key(environment)
         self.current_process = None
         self._zones = None
+        self.last_samples = (None, None)  # (timed, warm-up) samples in ms of the last measured point
 
     def thermal(self):
         """A thermal/throttle snapshot of the board (empty off a Jetson); never raises."""
@@ -313,6 +314,7 @@ class Sweep(object):
         row["note"] = "; ".join(notes) if notes else None
         if self.power is not None and row["status"] == schema.STATUS_OK and window[0] is not None:
             row.update(self.power.summarize(window[0], window[1], window[2]))
+        self.last_samples = (result.latencies_ms, result.warmup_latencies_ms)
         return row
 
     def run(self, on_start=None, on_point=None, skip=()):
@@ -325,8 +327,12 @@ class Sweep(object):
                 continue
             if on_start:
                 on_start(key, index, total)
+            self.last_samples = (None, None)
             row = self.measure_point(model_ref, precision, batch)
-            self.store.add_point(self.run_id, row)
+            row_id = self.store.add_point(self.run_id, row)
+            latencies, warmup = self.last_samples
+            if latencies and row["status"] == schema.STATUS_OK:
+                self.store.add_latencies(row_id, self.run_id, key, latencies, warmup)
             done.append(row)
             if on_point:
                 on_point(row)

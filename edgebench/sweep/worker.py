@@ -91,14 +91,21 @@ def timed_loop(run, iterations, duration_s, max_duration_s, clock=time.perf_coun
     return durations, prev - start - excluded, start, prev
 
 
-def warm_up(run, warmup_s, clock=time.perf_counter):
-    """Run at least once and for at least ``warmup_s`` seconds; return the number of runs."""
-    start = clock()
+def warm_up(run, warmup_s, clock=time.perf_counter, durations=None):
+    """Run at least once and for at least ``warmup_s`` seconds; return the number of runs.
+
+    ``durations`` (a list), when given, gets each run's duration in seconds.
+    """
+    start = prev = clock()
     n = 0
     while True:
         run()
         n += 1
-        if clock() - start >= warmup_s:
+        now = clock()
+        if durations is not None:
+            durations.append(now - prev)
+        prev = now
+        if now - start >= warmup_s:
             return n
 
 
@@ -109,7 +116,7 @@ def measure(job):
     from edgebench.engines.base import EngineSpec
     from edgebench.errors import EdgebenchError, UnsupportedPrecision
     from edgebench.platform.memory import PeakTracker, read_process_memory, system_used_mb
-    from edgebench.sweep.stats import latency_stats
+    from edgebench.sweep.stats import latency_stats, samples_ms
 
     root = job.root
     result = {"memory_limit_mb": job.memory_limit_mb}
@@ -130,7 +137,8 @@ def measure(job):
         result["first_run_ms"] = (time.perf_counter() - t0) * 1e3
         tracker = PeakTracker(root)
         tracker.sample()
-        result["warmup_iterations"] = warm_up(run, float(job.warmup_s))
+        warmup_durations = []
+        result["warmup_iterations"] = warm_up(run, float(job.warmup_s), durations=warmup_durations)
         tracker.sample()
         session.begin_timed_window()
         durations, wall_s, start, end = timed_loop(
@@ -139,6 +147,8 @@ def measure(job):
         )
         peak = tracker.sample()
         result.update(latency_stats(durations, spec.batch_size, wall_s))
+        result["latencies_ms"] = samples_ms(durations)  # the stored samples the statistics came from
+        result["warmup_latencies_ms"] = samples_ms(warmup_durations)
         result.update(session.extra_columns())
         result["system_used_peak_mb"] = peak
         result["nvmap_used_peak_mb"] = tracker.nvmap_peak_mb
