@@ -165,6 +165,14 @@ class Backend(abc.ABC):
         """Version string of the vendor library, or None."""
         return None
 
+    # Precisions whose engine is prepared by :meth:`prepare` in a build process of its own, once per
+    # model and precision, before the batch workers (which then find it in the engine cache).
+    prepared_ahead = ()
+
+    def prepare(self, spec):
+        """Build ``spec``'s engine into the cache; return ``build_s``, ``engine_cache_hit``, ``engine_size_mb``."""
+        return {}
+
     @abc.abstractmethod
     def load(self, spec):
         """Build (or fetch from the cache) and load an engine for ``spec``; return a Session."""

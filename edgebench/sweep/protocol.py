@@ -48,6 +48,7 @@ class WorkerJob(object):
     memory_limit_mb: Optional[int] = None
     root: Optional[str] = None
     memory_interval_s: float = 0.05  # system memory is read between iterations about this often
+    build_only: bool = False  # prepare the engine into the cache (Backend.prepare) and measure nothing
 
     def to_json(self):
         return json.dumps(dict((f.name, getattr(self, f.name)) for f in fields(self)))
