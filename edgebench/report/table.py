@@ -98,6 +98,9 @@ def summary_table(rows, title="edgebench sweep"):
             cells += [net, _fmt(e * 1e3 if e is not None else None, "{:.2f}")]
         table.add_row(*cells)
         reason = r.get("error") if status != "ok" else r.get("note")
+        if status == STATUS_OK and r.get("stability_note"):
+            notes.append("{} {} b{}: {}".format(r.get("model"), precision_label(r), r.get("batch_size"),
+                                                r["stability_note"]))
         if reason:
             notes.append("{} {} b{}: {}".format(r.get("model"), precision_label(r), r.get("batch_size"), reason))
         if status == STATUS_OK and r.get("power_flags"):
@@ -110,7 +113,14 @@ def summary_table(rows, title="edgebench sweep"):
             ", ".join(sources) or "?", ", ".join("{:.3f}".format(i) for i in idles) or "not measured"))
     if simulated:
         notes.insert(0, "SIM: power from a SIMULATED source (sim://), not a measurement")
+    if any(r.get("status") == STATUS_OK and r.get("stable") == 0 for r in rows):
+        notes.insert(0, UNSTABLE_LEGEND)
     return table, _dedupe(notes) + knee_notes(rows)
+
+
+UNSTABLE_LEGEND = ("unstable = the per-call latency varies more than --unstable-cv allows (CV = std / mean, "
+                   "default 5%): its median is less trustworthy; each such point's note names the likely "
+                   "cause and what to do")
 
 
 def _dedupe(notes):

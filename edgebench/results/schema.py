@@ -6,7 +6,8 @@ A column that does not apply to a point is NULL (empty in CSV, null in JSON), ne
 Schema history (``PRAGMA user_version``; migrations live in ``store.py``):
 
 1 - first release: runs, measurements, accuracy.
-2 - the ``latencies`` side table: every ok point's raw per-iteration latencies (see samples.py).
+2 - the ``latencies`` side table: every ok point's raw per-iteration latencies (see samples.py);
+    measurements gain other_cpu_load and stability_note (nullable, added to older stores on open).
 """
 from collections import OrderedDict
 
@@ -91,7 +92,9 @@ MEASUREMENT_COLUMNS = (
     ("latency_p99_ms", "REAL", "99th percentile"),
     ("latency_std_ms", "REAL", "population standard deviation"),
     ("latency_cv", "REAL", "coefficient of variation = std / mean (0.05 is 5%)"),
-    ("stable", "INTEGER", "1 when latency_cv <= 0.05, else 0 (shown as unstable)"),
+    ("stable", "INTEGER", "1 when latency_cv <= the sweep's --unstable-cv (default 0.05), else 0 (unstable)"),
+    ("other_cpu_load", "REAL", "share of the machine's CPU used by other processes during the timed loop (0..1)"),
+    ("stability_note", "TEXT", "why an unstable point is unstable (CV, likely cause) and what to do"),
     ("per_image_ms", "REAL", "latency_median_ms / batch_size"),
     ("gpu_compute_median_ms", "REAL", "median GPU compute time per call from CUDA events (TensorRT)"),
     ("gpu_compute_mean_ms", "REAL", "mean GPU compute time per call from CUDA events (TensorRT)"),

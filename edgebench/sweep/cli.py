@@ -62,6 +62,9 @@ def add_plan_arguments(parser):
     timing.add_argument("--max-duration", type=positive_float, default=default("max_duration_s"), metavar="SECONDS",
                         help="stop a point's timed loop after this long even if --iterations is not reached "
                         "(default %(default)g)")
+    timing.add_argument("--unstable-cv", type=positive_float, default=default("unstable_cv"), metavar="FRACTION",
+                        help="latency CV (std / mean) above which a point is marked unstable (default %(default)g "
+                        "= 5%%)")
     timing.add_argument("--warmup-ms", type=non_negative_float, default=default("warmup_s") * 1000.0, metavar="MS",
                         help="warm-up time before timing, at least one iteration (default %(default)g)")
     timing.add_argument("--threads", type=positive_int, help="engine intra-op threads (CPU; default: all CPUs)")
@@ -141,6 +144,7 @@ def plan_from_args(args):
         iterations=args.iterations,
         duration_s=args.duration,
         max_duration_s=args.max_duration,
+        unstable_cv=args.unstable_cv,
         warmup_s=args.warmup_ms / 1000.0,
         memory_limit_mb=args.memory_limit_mb,
         threads=args.threads,

@@ -48,6 +48,7 @@ class WorkerJob(object):
     memory_limit_mb: Optional[int] = None
     root: Optional[str] = None
     memory_interval_s: float = 0.05  # system memory is read between iterations about this often
+    unstable_cv: float = 0.05  # a CV above this marks the point unstable (--unstable-cv)
     build_only: bool = False  # prepare the engine into the cache (Backend.prepare) and measure nothing
 
     def to_json(self):

@@ -251,6 +251,7 @@ class Sweep(object):
             max_duration_s=self.plan.max_duration_s,
             memory_limit_mb=self.plan.memory_limit_mb,
             root=self.plan.root,
+            unstable_cv=self.plan.unstable_cv,
         )
 
     def base_row(self, prepared, precision, batch):
@@ -315,6 +316,11 @@ class Sweep(object):
         if self.power is not None and row["status"] == schema.STATUS_OK and window[0] is not None:
             row.update(self.power.summarize(window[0], window[1], window[2]))
         self.last_samples = (result.latencies_ms, result.warmup_latencies_ms)
+        if row["status"] == schema.STATUS_OK:
+            from edgebench.sweep.stats import stability_note
+
+            row["stability_note"] = stability_note(row.get("latency_cv"), self.plan.unstable_cv,
+                                                   row.get("other_cpu_load"), row.get("iterations"))
         return row
 
     def prepared_ahead(self, precision):

@@ -148,6 +148,7 @@ def measure(job):
     engine errors)."""
     from edgebench.engines import get_backend
     from edgebench.engines.base import EngineSpec
+    from edgebench.platform.cpuload import OtherLoad
     from edgebench.platform.memory import PeakTracker, read_process_memory, system_used_mb
     from edgebench.sweep.stats import latency_stats, samples_ms
 
@@ -174,12 +175,15 @@ def measure(job):
         result["warmup_iterations"] = warm_up(run, float(job.warmup_s), durations=warmup_durations)
         tracker.sample()
         session.begin_timed_window()
+        other = OtherLoad(root)
+        other.start()
         durations, wall_s, start, end = timed_loop(
             run, int(job.iterations), float(job.duration_s), job.max_duration_s,
             on_tick=tracker.sample, tick_s=float(job.memory_interval_s or 0.05),
         )
+        result["other_cpu_load"] = other.stop()
         peak = tracker.sample()
-        result.update(latency_stats(durations, spec.batch_size, wall_s))
+        result.update(latency_stats(durations, spec.batch_size, wall_s, float(job.unstable_cv)))
         result["latencies_ms"] = samples_ms(durations)  # the stored samples the statistics came from
         result["warmup_latencies_ms"] = samples_ms(warmup_durations)
         result.update(session.extra_columns())
