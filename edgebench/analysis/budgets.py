@@ -19,14 +19,17 @@ from collections import OrderedDict
 from edgebench.analysis.points import (
     accuracy_of,
     config_key,
+    effective_precision,
     failure_summary,
     images_per_s_of,
     is_simulated,
     label_simulated,
     net_energy_of,
+    precision_label,
     select,
 )
 from edgebench.analysis.summary import bound_relation
+from edgebench.analysis.words import formula
 from edgebench.errors import UsageError
 
 BUDGET_KEYS = (
@@ -51,6 +54,8 @@ def _candidate(r):
             ("model", r["model"]),
             ("backend", r["backend"]),
             ("precision", r["precision"]),
+            ("precision_effective", effective_precision(r)),
+            ("precision_label", precision_label(r)),
             ("batch_size", r["batch_size"]),
             ("top1", top1),
             ("top1_source", source),
@@ -67,7 +72,7 @@ def _candidate(r):
 
 
 def _describe(rec, kind):
-    text = "{} {} {} batch {}".format(rec["model"], rec["backend"], rec["precision"], rec["batch_size"])
+    text = "{} {} {} batch {}".format(rec["model"], rec["backend"], rec["precision_label"], rec["batch_size"])
     if kind == "latency":
         text += " at {:.3g} ms per call".format(rec["latency_ms"])
     else:
@@ -89,7 +94,7 @@ def _bound_at(relation, x, unit_text):
         [
             ("top1", min(100.0, max(0.0, raw))),
             ("raw_top1", raw),
-            ("relation", "top1 <= {:.4g} + ({:.4g}) * {}".format(a, b, unit_text)),
+            ("relation", formula("top1", "<=", a, b, unit_text)),
             ("at", x),
             ("n_points", relation["n"]),
             ("top1_sources", relation["top1_sources"]),

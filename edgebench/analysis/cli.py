@@ -68,6 +68,19 @@ def register(subparsers):
     add_json_argument(b)
     b.set_defaults(func=run_budget)
 
+    s = subparsers.add_parser(
+        "show",
+        help="one point's raw latencies: distribution, timeline, warm-up drift",
+        description="Print the per-iteration latencies a sweep stored for one point: a histogram, the "
+        "timeline from first to last call, the warm-up drift, and whether the stored median and p99 are "
+        "reproduced exactly from the samples.",
+    )
+    s.add_argument("results", metavar="RESULTS", help="results.db, or the --out directory of a sweep")
+    s.add_argument("point", metavar="POINT",
+                   help="point key (model/backend/precision/batch), a unique part of it, or a measurement id")
+    add_json_argument(s)
+    s.set_defaults(func=run_show)
+
     from edgebench.analysis.compare import register as register_compare
 
     register_compare(subparsers)
@@ -81,7 +94,31 @@ def run_analyze(args):
     if args.json:
         emit_json(summary)
     else:
-        sys.stdout.write(render_text(analyze_tables(summary), summary["warnings"]))
+        write_text(render_text(analyze_tables(summary), summary["warnings"]))
+    return 0
+
+
+def write_text(text, stream=None):
+    """Write ``text``; on a terminal that cannot show it (C locale on Python 3.6) with ASCII stand-ins."""
+    stream = stream or sys.stdout
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        text = text.replace("→", "->")
+        for i, ch in enumerate("▁▂▃▄▅▆▇█"):
+            text = text.replace(ch, "_.-=+*#@"[i])
+        stream.write(text.encode(encoding, "replace").decode(encoding))
+
+
+def run_show(args):
+    from edgebench.analysis.show import render, show_point
+
+    doc = show_point(args.results, args.point)
+    if args.json:
+        emit_json(doc)
+    else:
+        write_text(render(doc))
     return 0
 
 
@@ -97,7 +134,7 @@ def run_budget(args):
     if args.json:
         emit_json(answer)
     else:
-        sys.stdout.write(budget_text(answer))
+        write_text(budget_text(answer))
     return 0
 
 

@@ -13,12 +13,47 @@ from edgebench.results.schema import STATUS_OK, point_key
 SIMULATED_LABEL = "SIMULATED"
 NO_ENV_KEY = "(none)"
 
-# Bytes per parameter when the parameter size is expressed in MB, per requested precision.
+# Bytes per parameter when the parameter size is expressed in MB, per precision that really ran.
 BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "int8": 1}
 
 
 def config_key(row):
     return (row["model"], row["backend"], row["precision"])
+
+
+def effective_precision(row):
+    """What the MAC-bearing layers really ran in (``precision_effective``), else the requested one."""
+    return row.get("precision_effective") or row.get("precision")
+
+
+def precision_label(row):
+    """``fp16`` when it really ran in fp16; ``fp16→fp32`` when the provider computed it in fp32."""
+    req, eff = row.get("precision"), row.get("precision_effective")
+    if eff and req and eff != req:
+        return "{}→{}".format(req, eff)
+    return req or "-"
+
+
+def engine_key(row):
+    """(backend, precision label): the groups analysis and figures compare engines by."""
+    return (row["backend"], precision_label(row))
+
+
+def common_effective(rows):
+    """The one effective precision of ``rows``, or the distinct ones joined by '/'."""
+    seen = []
+    for r in rows:
+        eff = effective_precision(r)
+        if eff not in seen:
+            seen.append(eff)
+    return "/".join(seen) if seen else None
+
+
+def bytes_per_param(requested, effective):
+    """Bytes per parameter for the parameter-size axis: of what ran, never of a request that fell back."""
+    if effective in BYTES_PER_PARAM:
+        return BYTES_PER_PARAM[effective]
+    return 4 if effective != requested else BYTES_PER_PARAM.get(requested, 4)
 
 
 def row_point_key(row):
@@ -281,10 +316,6 @@ def select(results, force=False, env_key=None):
         )
     elif list(ok_envs) == [NO_ENV_KEY]:
         warnings.append("the points carry no env_key, so nothing shows they come from one environment")
-    boards = {}
-    for run in results.runs:
-        env = run.get("environment")
-        boards[run.get("id")] = env.get("board") if isinstance(env, dict) else None
     boards = {}
     for run in results.runs:
         env = run.get("environment")

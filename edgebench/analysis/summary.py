@@ -11,10 +11,12 @@ from collections import OrderedDict
 from edgebench.analysis import fits
 from edgebench.analysis.paper import PAPER
 from edgebench.analysis.points import (
-    BYTES_PER_PARAM,
     accuracy_of,
+    bytes_per_param,
     choose_memory_pair,
+    common_effective,
     config_key,
+    effective_precision,
     failure_summary,
     group_by,
     images_per_s_of,
@@ -25,8 +27,10 @@ from edgebench.analysis.points import (
     memory_of,
     net_energy_of,
     per_image_ms_of,
+    precision_label,
     select,
 )
+from edgebench.analysis.words import formula
 from edgebench.errors import UsageError
 from edgebench.results.schema import STATUS_OK, STATUS_OOM
 
@@ -53,12 +57,25 @@ def _unavailable(reason, **extra):
     return out
 
 
-def _ident(row_or_key, family=None):
+def _ident(row_or_key, family=None, rows=()):
     model, backend, precision = row_or_key
     out = OrderedDict([("model", model), ("backend", backend), ("precision", precision)])
+    _add_effective(out, precision, common_effective(rows) if rows else None)
     if family is not None:
         out["family"] = family
     return out
+
+
+def _add_effective(record, requested, effective):
+    """``precision_effective`` (what ran) and ``precision_label`` (``fp16→fp32`` when it fell back)."""
+    record["precision_effective"] = effective or requested
+    record["precision_label"] = precision_label({"precision": requested, "precision_effective": effective})
+    return record
+
+
+def _engine_group(record):
+    """(backend, requested precision, effective precision) of a derived record."""
+    return (record["backend"], record["precision"], record["precision_effective"])
 
 
 def _family(rows):
@@ -75,7 +92,7 @@ def memory_knee(selection, basis="auto", min_points=4):
     out = []
     for key, rows in group_by(selection.rows, config_key).items():
         ok = [r for r in rows if r["status"] == STATUS_OK]
-        entry = _ident(key, _family(rows))
+        entry = _ident(key, _family(rows), ok or rows)
         entry["oom_batches"] = sorted(r["batch_size"] for r in rows if r["status"] == STATUS_OOM)
         entry["failed_batches"] = sorted(r["batch_size"] for r in rows if r["status"] != STATUS_OK)
         entry["largest_ok_batch"] = max([r["batch_size"] for r in ok], default=None)
@@ -142,6 +159,7 @@ def memory_vs_params(knees, selection):
     skipped = []
     for k in knees:
         key = (k["model"], k["backend"], k["precision"])
+        effective = k["precision_effective"]
         static, source = None, None
         if k.get("status") in ("ok", "flat"):
             static, source = k["static_mb"], "knee fit"
@@ -150,8 +168,8 @@ def memory_vs_params(knees, selection):
         if static is None or params.get(key) is None:
             skipped.append(k["model"])
             continue
-        bytes_per = BYTES_PER_PARAM.get(k["precision"], 4)
-        groups.setdefault((k["backend"], k["precision"], k["memory_column"]), []).append(
+        bytes_per = bytes_per_param(k["precision"], effective)
+        groups.setdefault(_engine_group(k) + (k["memory_column"],), []).append(
             OrderedDict(
                 [
                     ("model", k["model"]),
@@ -162,16 +180,17 @@ def memory_vs_params(knees, selection):
             )
         )
     out = []
-    for (backend, precision, column), pts in groups.items():
-        entry = OrderedDict(
-            [
-                ("backend", backend),
-                ("precision", precision),
-                ("memory_column", column),
-                ("bytes_per_param", BYTES_PER_PARAM.get(precision, 4)),
-                ("points", pts),
-            ]
-        )
+    for (backend, precision, effective, column), pts in groups.items():
+        entry = OrderedDict([("backend", backend), ("precision", precision)])
+        _add_effective(entry, precision, effective)
+        entry["memory_column"] = column
+        entry["bytes_per_param"] = bytes_per_param(precision, effective)
+        entry["points"] = pts
+        if effective != precision:
+            entry["precision_note"] = (
+                "requested {} but the layers ran in {}: parameter MB uses {} bytes per parameter, so this is "
+                "not a {} memory model".format(precision, effective, entry["bytes_per_param"], precision)
+            )
         fit = fits.linear_fit([p["param_mb"] for p in pts], [p["static_mb"] for p in pts])
         if fit is None:
             entry.update(
@@ -207,16 +226,17 @@ def memory_vs_params(knees, selection):
 def ops_vs_time(selection):
     out = []
     ok = [r for r in selection.ok if r.get("gops") is not None and per_image_ms_of(r) is not None]
-    for (backend, precision, batch), rows in sorted(
-        group_by(ok, lambda r: (r["backend"], r["precision"], r["batch_size"])).items()
+    for (backend, precision, effective, batch), rows in sorted(
+        group_by(ok, lambda r: (r["backend"], r["precision"], effective_precision(r), r["batch_size"])).items()
     ):
         pts = [
             OrderedDict([("model", r["model"]), ("gops", r["gops"]), ("per_image_ms", per_image_ms_of(r))])
             for r in rows
         ]
-        entry = OrderedDict(
-            [("backend", backend), ("precision", precision), ("batch_size", batch), ("points", pts)]
-        )
+        entry = OrderedDict([("backend", backend), ("precision", precision)])
+        _add_effective(entry, precision, effective)
+        entry["batch_size"] = batch
+        entry["points"] = pts
         fit = fits.linear_fit([p["gops"] for p in pts], [p["per_image_ms"] for p in pts])
         if fit is None:
             entry.update(
@@ -249,7 +269,7 @@ def power(selection):
             continue
         largest_ok = max(r["batch_size"] for r in rows)
         top = powered[-1]
-        entry = _ident(key, _family(rows))
+        entry = _ident(key, _family(rows), rows)
         entry.update(
             largest_ok_batch=largest_ok,
             batch_size=top["batch_size"],
@@ -296,10 +316,9 @@ def power(selection):
         return label_simulated(agg, any(e["simulated"] for e in entries))
 
     by_engine = []
-    for (backend, precision), entries in group_by(
-        per_model, lambda e: (e["backend"], e["precision"])
-    ).items():
+    for (backend, precision, effective), entries in group_by(per_model, _engine_group).items():
         agg = OrderedDict([("backend", backend), ("precision", precision)])
+        _add_effective(agg, precision, effective)
         agg.update(aggregate(entries))
         by_engine.append(agg)
     idle = [r["idle_power_w"] for r in has_power if r.get("idle_power_w") is not None]
@@ -344,6 +363,8 @@ def _point_record(r, **extra):
             ("model", r["model"]),
             ("backend", r["backend"]),
             ("precision", r["precision"]),
+            ("precision_effective", effective_precision(r)),
+            ("precision_label", precision_label(r)),
             ("batch_size", r["batch_size"]),
             ("top1", top1),
             ("top1_source", source),
@@ -386,8 +407,8 @@ def accuracy_throughput_bound(selection):
         return linear
     out = OrderedDict([("available", True)])
     out["images_per_s"] = linear
-    out["images_per_s"]["relation"] = "top1 <= {:.4g} + ({:.4g}) * images_per_s".format(
-        linear["intercept_top1"], linear["slope_top1_per_unit"]
+    out["images_per_s"]["relation"] = formula(
+        "top1", "<=", linear["intercept_top1"], linear["slope_top1_per_unit"], "images_per_s"
     )
 
     def rate_from_time(r):
@@ -398,7 +419,7 @@ def accuracy_throughput_bound(selection):
     if hyper["available"]:
         a, b = hyper["intercept_top1"], hyper["slope_top1_per_unit"]
         hyper["k_top1_ms"] = -1000.0 * b
-        hyper["relation"] = "top1 <= {:.4g} - {:.4g} / per_image_ms".format(a, -1000.0 * b)
+        hyper["relation"] = formula("top1", "<=", a, 1000.0 * b, "/ per_image_ms")
         for rec in hyper["envelope"]:
             rec["per_image_ms"] = 1000.0 / rec.pop("images_per_s_from_per_image_ms")
     out["per_image_ms"] = hyper
@@ -414,6 +435,7 @@ def information_density(selection):
             key = (r["model"], r["backend"], r["precision"], source)
         else:
             key = (r["model"], None, None, source)
+        measured = source == "measured"
         if key in entries:
             continue
         entries[key] = OrderedDict(
@@ -422,6 +444,8 @@ def information_density(selection):
                 ("family", r.get("family")),
                 ("backend", key[1]),
                 ("precision", key[2]),
+                ("precision_effective", effective_precision(r) if measured else None),
+                ("precision_label", precision_label(r) if measured else None),
                 ("top1", top1),
                 ("top1_source", source),
                 ("params", r["params"]),

@@ -208,6 +208,14 @@ class Backend(abc.ABC):
         machine (TensorRT without a GPU). May take a second; backends that always run do nothing."""
         return None
 
+    # Precisions whose engine is prepared by :meth:`prepare` in a build process of its own, once per
+    # model and precision, before the batch workers (which then find it in the engine cache).
+    prepared_ahead = ()
+
+    def prepare(self, spec):
+        """Build ``spec``'s engine into the cache; return ``build_s``, ``engine_cache_hit``, ``engine_size_mb``."""
+        return {}
+
     @abc.abstractmethod
     def load(self, spec):
         """Build (or fetch from the cache) and load an engine for ``spec``; return a Session."""

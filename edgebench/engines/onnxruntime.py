@@ -11,12 +11,18 @@ Precisions:
   so - an fp16 number is never silently an fp32 number.
 * ``int8`` - static QDQ quantization from calibration data (``edgebench.calibration``).
 
+fp16 and int8 models are prepared ahead (:meth:`OnnxRuntimeBackend.prepare`): the sweep converts
+them once per model and precision in a build process of its own, before the batch workers, and
+records ``build_s``, ``engine_cache_hit`` and ``engine_size_mb``; the workers load the cached file and
+the cached precision report, so the conversion is never charged to batch 1's load time or memory.
+
 Providers: TensorRT and CUDA execution providers are used when present (onnxruntime-gpu), else the
 CPU provider. ``spec.providers`` overrides the choice.
 """
 import logging
 import os
 import tempfile
+import time
 
 from edgebench._files import atomic_write_bytes, atomic_write_json, read_json
 from edgebench._helpers import first_line, is_oom_text
@@ -46,6 +52,7 @@ def _threads_default():
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     precisions = ("fp32", "fp16", "int8")
+    prepared_ahead = ("fp16", "int8")
 
     @classmethod
     def is_available(cls):
@@ -68,9 +75,7 @@ class OnnxRuntimeBackend(Backend):
 
     def _fp16_model_path(self, spec):
         """Convert (once, cached) the fp32 ONNX file to fp16 with fp32 inputs and outputs."""
-        path = os.path.join(
-            self._engine_dir(spec), "{}-fp16-ort{}.onnx".format(spec.onnx_sha256[:16], _ort_version())
-        )
+        path = self._fp16_path(spec)
         if os.path.exists(path):
             return path
         import onnx
@@ -95,6 +100,33 @@ class OnnxRuntimeBackend(Backend):
         except ImportError:
             raise UnsupportedPrecision("int8 is not yet supported on the onnxruntime backend")
         return ort_int8.prepare_int8_onnx_for_spec(spec)
+
+    def prepare(self, spec):
+        """Convert (fp16) or quantize (int8) ``spec``'s model into the engine cache and classify what its
+        layers will run in; return the build columns. A cached model is a hit with ``build_s`` None."""
+        started, started_wall = time.perf_counter(), time.time()
+        hit = self._cached_model_exists(spec)
+        path = self.model_path(spec)
+        if hit is None:  # int8: the quantized file's name depends on the calibration; it was there before
+            hit = os.path.getmtime(path) < started_wall - 1.0
+        self.effective_precision(spec, path, self.providers(spec))
+        return {
+            "build_s": None if hit else time.perf_counter() - started,
+            "engine_cache_hit": 1 if hit else 0,
+            "engine_size_mb": round(os.path.getsize(path) / (1024.0 * 1024.0), 3),
+        }
+
+    def _cached_model_exists(self, spec):
+        if spec.precision == "fp16":
+            return os.path.exists(self._fp16_path(spec))
+        if spec.precision == "int8":
+            return None  # known only once the calibration's fingerprint names the file
+        return True
+
+    def _fp16_path(self, spec):
+        return os.path.join(
+            self._engine_dir(spec), "{}-fp16-ort{}.onnx".format(spec.onnx_sha256[:16], _ort_version())
+        )
 
     def model_path(self, spec):
         if spec.precision == "fp32":
@@ -167,7 +199,11 @@ class OnnxRuntimeBackend(Backend):
     def load(self, spec):
         import onnxruntime as ort
 
+        started_wall = time.time()
+        cached = spec.precision != "fp32" and self._cached_model_exists(spec)
         model_path = self.model_path(spec)
+        if cached is None:
+            cached = os.path.getmtime(model_path) < started_wall - 1.0
         providers = self.providers(spec)
         threads = int(spec.threads or _threads_default())
         try:
@@ -209,6 +245,12 @@ class OnnxRuntimeBackend(Backend):
             calibration_fingerprint=calibration_fingerprint,
         )
         session = OrtSession(sess, spec, info)
+        if spec.precision != "fp32":  # the converted model: a hit when the build step prepared it
+            session.engine_columns = {
+                "build_s": None,  # a conversion done here (no build step ran) is in load_s
+                "engine_cache_hit": 1 if cached else 0,
+                "engine_size_mb": round(os.path.getsize(model_path) / (1024.0 * 1024.0), 3),
+            }
         if spec.options.layers:
             session.make_profiling_session = _profiling_session_factory(
                 model_path, providers, self._session_options(spec, threads))
@@ -250,19 +292,22 @@ class OrtSession(Session):
         return self._sess.run(None, {self._first_input: np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
     make_profiling_session = None  # set by load() when spec.options.layers asks for a layer profile
+    engine_columns = {}  # build_s / engine_cache_hit / engine_size_mb of a converted model (set by load)
 
     def extra_columns(self):
-        """``layers_json`` from a separate profiling session run after the timed loop (``--layers``)."""
+        """Engine columns, and ``layers_json`` from a separate profiling session run after the timed loop
+        (``--layers``)."""
         if self.make_profiling_session is None:
-            return {}
+            return dict(self.engine_columns)
         from edgebench.engines import layer_profile
 
         try:
             rows = layer_profile.profile_ort_session(self.make_profiling_session, self._feed)
         except Exception as exc:  # a profile is a diagnostic: the timed point stays ok
             LOG.warning("per-layer profile failed: %s", first_line(exc))
-            return {"note": "; ".join(self.info.notes + ["per-layer profile failed: " + first_line(exc)])}
-        return {"layers_json": layer_profile.to_json(rows)}
+            return dict(self.engine_columns, note="; ".join(
+                self.info.notes + ["per-layer profile failed: " + first_line(exc)]))
+        return dict(self.engine_columns, layers_json=layer_profile.to_json(rows))
 
     def close(self):
         self._sess = None

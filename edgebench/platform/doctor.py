@@ -584,10 +584,32 @@ def jtop_check(ctx):
     return CheckResult(OK, state, details=details)
 
 
+class CpuLoadCheck(Check):
+    """Other processes' CPU load now: a sweep measured under load marks points unstable and runs slower."""
+
+    name, title = "cpu_load", "Other CPU load"
+
+    def available(self):
+        from edgebench.platform.cpuload import read_cpu
+
+        return read_cpu(self.ctx.root) is not None
+
+    def show(self):
+        from edgebench.platform.cpuload import sample_other_load
+
+        share = sample_other_load(0.5, self.ctx.root)
+        state = "{:.0%} of the CPU busy with other processes (0.5 s sample)".format(share or 0.0)
+        if share is not None and share >= 0.10:
+            return CheckResult(WARNING, state, "stop other work before a sweep (top shows what runs): CPU times "
+                               "measured under load are slower and marked unstable", details={"share": share})
+        return CheckResult(OK, state, details={"share": share})
+
+
 CHECKS = (
     BoardCheck,
     JetPackCheck,
     PythonCheck,
+    CpuLoadCheck,
     TensorRTCheck,
     PycudaCheck,
     CudaPythonCheck,

@@ -69,7 +69,7 @@ def write_report(results_path_or_rows, out_dir, force=False, env_key=None, memor
 
         drawn = draw_figures(summary, selection.rows, out_dir)
     with io.open(os.path.join(out_dir, "index.html"), "w", encoding="utf-8") as handle:
-        handle.write(index_html(summary, drawn, note, files))
+        handle.write(index_html(summary, drawn, note, files, rows=selection.rows, runs=results.runs))
     files.append("index.html")
     files += [f["file"] for f in drawn if f.get("file")]
     return OrderedDict(

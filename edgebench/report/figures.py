@@ -15,10 +15,12 @@ from edgebench.analysis.fits import pareto_min_max
 from edgebench.analysis.paper import MEMORY_LABEL, PAPER, POWER_LABEL
 from edgebench.analysis.points import (
     accuracy_of,
+    engine_key,
     images_per_s_of,
     memory_of,
     net_energy_of,
     per_image_ms_of,
+    precision_label,
 )
 from edgebench.results.schema import STATUS_OK, STATUS_OOM
 
@@ -89,16 +91,31 @@ class Style(object):
         return self.model_linestyle.get(model, "-")
 
 
+PRECISION_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}
+# Line styles and hatches by what ran: a request that fell back to fp32 is drawn as fp32 is.
+PRECISION_LINESTYLE = {"fp32": "-", "fp16": "--", "int8": ":"}
+PRECISION_MARKER = {"fp32": "o", "fp16": "s", "int8": "^"}
+
+
+def _label_order(label):
+    """fp32, fp16→fp32, fp16, int8→fp32, int8: requested precision first, then what ran."""
+    requested = label.split("→")[0]
+    return (PRECISION_ORDER.get(requested, 3), "→" not in label, label)
+
+
 def _engines(rows):
-    """(backend, precision) pairs by number of ok points, fp32 first on ties; at most 4."""
+    """(backend, precision label) pairs by number of ok points, fp32 first on ties; at most 4."""
     counts = OrderedDict()
     for r in rows:
         if r["status"] == STATUS_OK:
-            key = (r["backend"], r["precision"])
+            key = engine_key(r)
             counts[key] = counts.get(key, 0) + 1
-    order = {"fp32": 0, "fp16": 1, "int8": 2}
-    keys = sorted(counts, key=lambda k: (order.get(k[1], 3), k[0], -counts[k]))
+    keys = sorted(counts, key=lambda k: (_label_order(k[1]), k[0], -counts[k]))
     return keys[:4]
+
+
+def _effective_of_label(label):
+    return label.split("→")[-1]
 
 
 def _engine_title(engine):
@@ -119,6 +136,7 @@ class Drawer(object):
         self.style = Style(rows)
         self.simulated = bool(summary.get("power", {}).get("simulated"))
         self.engines = _engines(rows)
+        self.captions = {}  # figure name -> caption generated from what was drawn
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -128,9 +146,9 @@ class Drawer(object):
         axes = [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
         return fig, axes
 
-    def save(self, fig, name, title, right=1.0):
+    def save(self, fig, name, title, right=1.0, bottom=0.02):
         fig.suptitle(title, fontsize=12)
-        fig.tight_layout(rect=(0, 0.02, right, 0.95))
+        fig.tight_layout(rect=(0, bottom, right, 0.95))
         path = os.path.join(self.out_dir, name)
         fig.savefig(path, dpi=DPI)
         return name
@@ -183,7 +201,7 @@ class Drawer(object):
             if r.get("top1") is not None and r["model"] not in per_model:
                 per_model[r["model"]] = r["top1"]
             if r.get("top1_measured") is not None:
-                measured.append((r["model"], r["precision"], r["top1_measured"]))
+                measured.append((r["model"], precision_label(r), r["top1_measured"]))
         for r in self.rows:
             if r["model"] not in per_model and r.get("top1_measured") is not None:
                 per_model[r["model"]] = None
@@ -199,7 +217,7 @@ class Drawer(object):
             alpha=0.85,
             label="reference top-1",
         )
-        prec_marker = {"fp32": "o", "fp16": "s", "int8": "^"}
+        prec_marker = PRECISION_MARKER
         shown = set()
         for model, precision, value in measured:
             label = "measured, {}".format(precision) if precision not in shown else None
@@ -207,7 +225,7 @@ class Drawer(object):
             ax.plot(
                 [value],
                 [models.index(model)],
-                marker=prec_marker.get(precision, "D"),
+                marker=prec_marker.get(_effective_of_label(precision), "D"),
                 color="black",
                 linestyle="none",
                 label=label,
@@ -223,7 +241,7 @@ class Drawer(object):
         ax.set_xlim(max(0, math.floor(low / 10.0) * 10 - 10), 100)
         ax.set_xlabel("top-1 accuracy (%)")
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
+        legend_if_labelled(ax, loc="lower right", fontsize=8)
         return self.save(
             fig,
             "top1_per_network.png",
@@ -270,7 +288,7 @@ class Drawer(object):
         self._family_patches(ax, seen.keys(), loc="best")
         return self.save(fig, "top1_vs_gops.png", "Top-1 accuracy vs operations"), None
 
-    def _family_patches(self, ax, models, loc="lower right"):
+    def _family_patches(self, ax, models, loc="lower right", outside=False):
         from matplotlib.patches import Patch
 
         families = OrderedDict()
@@ -278,7 +296,10 @@ class Drawer(object):
             fam = self.style.model_family.get(m, OTHER_FAMILY)
             families[fam] = self.style.family_colour.get(fam, "#7F7F7F")
         handles = [Patch(color=c, label=f, alpha=0.7) for f, c in sorted(families.items())]
-        if handles:
+        if handles and outside:  # right of the axes, clear of the data
+            ax.legend(handles=handles, loc=loc, bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=8,
+                      title="family", title_fontsize=8)
+        elif handles:
             ax.legend(handles=handles, loc=loc, fontsize=8, title="family", title_fontsize=8)
 
     def _per_engine(
@@ -287,7 +308,7 @@ class Drawer(object):
         engines = [
             e
             for e in self.engines
-            if any(value_of(r) is not None for r in self.ok if (r["backend"], r["precision"]) == e)
+            if any(value_of(r) is not None for r in self.ok if engine_key(r) == e)
         ]
         if not engines:
             return None
@@ -295,7 +316,7 @@ class Drawer(object):
         all_batches = [r["batch_size"] for r in self.rows]
         legend_models = set()
         for ax, engine in zip(axes, engines):
-            rows = [r for r in self.rows if (r["backend"], r["precision"]) == engine]
+            rows = [r for r in self.rows if engine_key(r) == engine]
             models = sorted({r["model"] for r in rows})
             drawn = []
             for model in models:
@@ -332,6 +353,7 @@ class Drawer(object):
             self.log2_batch_axis(ax, all_batches)
             if logy:
                 ax.set_yscale("log")
+                plain_log_ticks(ax)
             ax.set_title(_engine_title(engine), fontsize=10)
             ax.set_ylabel(ylabel)
             if decorate is not None:
@@ -352,7 +374,8 @@ class Drawer(object):
             )
         if need_power:
             self.watermark(fig)
-        return self.save(fig, name, title, right=0.86 if len(handles) <= 20 else 0.78)
+        return self.save(fig, name, title() if callable(title) else title,
+                         right=0.86 if len(handles) <= 20 else 0.78)
 
     def time_vs_batch(self):
         name = self._per_engine(
@@ -394,19 +417,22 @@ class Drawer(object):
         return " - SIMULATED power" if self.simulated else ""
 
     def memory_vs_batch(self):
-        knees = {(k["model"], k["backend"], k["precision"]): k for k in self.summary["memory_knee"]}
+        knees = {(k["model"], k["backend"], k["precision_label"]): k for k in self.summary["memory_knee"]}
 
         def value_of(r):
-            k = knees.get((r["model"], r["backend"], r["precision"]))
+            k = knees.get((r["model"],) + engine_key(r))
             if not k or not k.get("memory_column"):
                 return None
             parts = k["memory_column"].split(" - ")
             return memory_of(r, (parts[0], parts[1] if len(parts) > 1 else None))
 
+        fitted = []
+
         def draw_fit(ax, engine, model, pts):
             k = knees.get((model,) + engine)
             if not k or k.get("status") not in ("ok", "flat"):
                 return
+            fitted.append(k["status"])
             lo, hi = min(p[0] for p in pts), max(p[0] for p in pts)
             xs = [lo * (hi / float(lo)) ** (i / 60.0) for i in range(61)] if hi > lo else [lo]
             if k["status"] == "flat":
@@ -419,12 +445,16 @@ class Drawer(object):
         name = self._per_engine(
             value_of,
             "memory_vs_batch.png",
-            "Memory vs batch size (dotted: fitted knee; |: knee)",
+            lambda: "Memory vs batch size" + (
+                " (dotted: fitted knee{})".format("; |: knee" if "ok" in fitted else "") if fitted
+                else " (no knee could be fitted)"),
             "memory (MB)",
             extra=draw_fit,
         )
         if not name:
             return None, "no ok point has a memory figure"
+        self.captions["memory_vs_batch"] = "Memory vs batch size" + (
+            " with the fitted knee" if fitted else "; no knee could be fitted")
         return name, None
 
     def memory_vs_params(self):
@@ -433,7 +463,6 @@ class Drawer(object):
         if not fits_:
             return None, mvp.get("reason") or "no model has a parameter count and a memory figure"
         fig, (ax,) = self.figure()
-        styles = {"fp32": "-", "fp16": "--", "int8": ":"}
         top = 0
         for f in fits_:
             xs = [p["param_mb"] for p in f["points"]]
@@ -449,14 +478,16 @@ class Drawer(object):
                     linewidths=0.4,
                 )
             if f.get("available"):
+                physical = fit_is_physical(f, "floor_mb")
                 ax.plot(
                     [0, max(xs)],
                     [f["floor_mb"], f["floor_mb"] + f["slope_mb_per_param_mb"] * max(xs)],
-                    color="#333333",
-                    linestyle=styles.get(f["precision"], "-"),
+                    color="#333333" if physical else "#999999",
+                    linestyle=PRECISION_LINESTYLE.get(f["precision_effective"], "-") if physical else "--",
                     linewidth=1,
-                    label="{} {}: {:.0f} MB + {:.2f} x params MB".format(
-                        f["backend"], f["precision"], f["floor_mb"], f["slope_mb_per_param_mb"]
+                    label="{} {}: {:.0f} MB + {:.2f} x params MB{}".format(
+                        f["backend"], f["precision_label"], f["floor_mb"], f["slope_mb_per_param_mb"],
+                        "" if physical else " (not physical: {})".format(_why_not_physical(f, "floor_mb")),
                     ),
                 )
         ax.plot(
@@ -470,8 +501,8 @@ class Drawer(object):
         ax.set_xlabel("parameter size (MB, params x bytes per parameter)")
         ax.set_ylabel("static memory (MB, before the knee)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
-        labelled = [f for f in fits_ if f["precision"] == "fp32"] or fits_
+        legend_if_labelled(ax, fontsize=8, loc="upper left")
+        labelled = [f for f in fits_ if f["precision_label"] == "fp32"] or fits_
         for p in labelled[0]["points"]:
             ax.annotate(
                 p["model"],
@@ -487,12 +518,11 @@ class Drawer(object):
         fits_ = self.summary["ops_vs_time"]
         batches = sorted({f["batch_size"] for f in fits_})
         chosen = [b for b in (1, 16) if b in batches]
-        if not chosen and batches:
-            chosen = [batches[0]]
+        if batches and batches[-1] not in chosen and len(chosen) < 2:
+            chosen.append(batches[-1])  # the smallest and the largest measured batch
         if not chosen:
             return None, "no ok point has both G-Ops and a per-image time"
         fig, axes = self.figure(panels=len(chosen))
-        styles = {"fp32": "-", "fp16": "--", "int8": ":"}
         for ax, b in zip(axes, chosen):
             models = []
             for f in (f for f in fits_ if f["batch_size"] == b):
@@ -508,25 +538,31 @@ class Drawer(object):
                         linewidths=0.3,
                     )
                 if f.get("available"):
-                    xs = [0, max(p["gops"] for p in f["points"])]
+                    physical = fit_is_physical(f, "intercept_ms")
+                    lo = 0 if physical else min(p["gops"] for p in f["points"])
+                    xs = [lo, max(p["gops"] for p in f["points"])]  # never drawn below 0 ms
                     ax.plot(
                         xs,
                         [f["intercept_ms"] + f["ms_per_gop"] * x for x in xs],
-                        color="#333333",
-                        linestyle=styles.get(f["precision"], "-"),
+                        color="#333333" if physical else "#999999",
+                        linestyle=PRECISION_LINESTYLE.get(f["precision_effective"], "-") if physical else "--",
                         linewidth=1,
-                        label="{} {}: {:.3g} ms/G-Op, R2 {}".format(
+                        label="{} {}: {:.3g} ms/G-Op, R2 {}{}".format(
                             f["backend"],
-                            f["precision"],
+                            f["precision_label"],
                             f["ms_per_gop"],
                             "-" if f["r2"] is None else "{:.3f}".format(f["r2"]),
+                            "" if physical else " (not physical: {})".format(_why_not_physical(f, "intercept_ms")),
                         ),
                     )
             ax.set_title("batch {}".format(b), fontsize=10)
             ax.set_xlabel("G-Ops per image")
             ax.set_ylabel("time per image (ms)")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7, loc="upper left")
+            ax.set_ylim(bottom=0)
+            legend_if_labelled(ax, fontsize=7, loc="upper left")
+        self.captions["time_vs_gops"] = "Per-image time vs G-Ops at batch {}".format(
+            " and ".join(str(b) for b in chosen))
         return self.save(fig, "time_vs_gops.png", "Per-image time vs operations"), None
 
     def gops_vs_power(self):
@@ -541,13 +577,12 @@ class Drawer(object):
         if not pts:
             return None, "no network with power data has a G-Ops figure"
         fig, (ax,) = self.figure()
-        prec_marker = {"fp32": "o", "fp16": "s", "int8": "^"}
         for g, e in pts:
             ax.scatter(
                 [g],
                 [e["net_power_w"]],
                 color=self.style.colour(e["model"]),
-                marker=prec_marker.get(e["precision"], "D"),
+                marker=PRECISION_MARKER.get(e["precision_effective"], "D"),
                 s=40,
                 edgecolors="black",
                 linewidths=0.4,
@@ -570,16 +605,18 @@ class Drawer(object):
         )
         ax.axhspan(PAPER_LOW_W, PAPER_HIGH_W, color="#D55E00", alpha=0.12, label="paper (TX1): " + POWER_LABEL)
         ax.set_xscale("log")
+        plain_log_ticks(ax, "x")
         ax.set_xlabel("G-Ops per image (log)")
         ax.set_ylabel("net power at the largest feasible batch (W)")
         ax.grid(alpha=0.3, which="both")
         from matplotlib.lines import Line2D
 
         handles = ax.get_legend_handles_labels()[0]
-        for prec in sorted({e["precision"] for _, e in pts}):
+        for prec in sorted({e["precision_label"] for _, e in pts}, key=_label_order):
             handles.append(
                 Line2D(
-                    [], [], marker=prec_marker.get(prec, "D"), color="#555555", linestyle="none", label=prec
+                    [], [], marker=PRECISION_MARKER.get(_effective_of_label(prec), "D"), color="#555555",
+                    linestyle="none", label=prec,
                 )
             )
         ax.legend(handles=handles, fontsize=8, loc="best")
@@ -631,10 +668,11 @@ class Drawer(object):
         ax.set_ylabel("top-1 accuracy (%)")
         ax.grid(alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
-        ax.add_artist(ax.legend(handles, labels, fontsize=7, loc="upper right"))
-        self._family_patches(ax, [r["model"] for _, _, r in pts], loc="best")
+        fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=len(handles), frameon=False)
+        self._family_patches(ax, [r["model"] for _, _, r in pts], loc="upper left", outside=True)
         return self.save(
-            fig, "top1_vs_throughput.png", "Accuracy vs throughput, with the linear upper bound"
+            fig, "top1_vs_throughput.png", "Accuracy vs throughput, with the linear upper bound", right=0.82,
+            bottom=0.08,
         ), None
 
     def top1_per_param(self):
@@ -644,7 +682,7 @@ class Drawer(object):
         dens = dens[:25]
         labels = [
             "{}{}".format(
-                e["model"], "" if e["top1_source"] != "measured" else " ({} measured)".format(e["precision"])
+                e["model"], "" if e["top1_source"] != "measured" else " ({} measured)".format(e["precision_label"])
             )
             for e in dens
         ]
@@ -659,25 +697,30 @@ class Drawer(object):
         ax.set_yticks(y)
         ax.set_yticklabels(labels, fontsize=8)
         ax.set_xscale("log")
+        plain_log_ticks(ax, "x")
         ax.set_xlabel("top-1 % per million parameters (log)")
         ax.grid(axis="x", alpha=0.3, which="both")
         self._family_patches(ax, [e["model"] for e in dens])
         return self.save(fig, "top1_per_param.png", "Information density: accuracy per parameter"), None
 
     def precisions(self):
-        precs = [p for p in ("fp32", "fp16", "int8") if any(r["precision"] == p for r in self.ok)]
+        precs = sorted({precision_label(r) for r in self.ok}, key=_label_order)
         if len(precs) < 2:
             return None, "only one precision was measured"
+        fallen = [p for p in precs if "→" in p]
         models = sorted({r["model"] for r in self.ok}, key=lambda m: (self.style.model_family.get(m, ""), m))
         has_energy = any(net_energy_of(r)[0] is not None for r in self.ok)
-        fig, axes = self.figure(panels=2, height=5.0)
+        has_top1 = any(accuracy_of(r)[0] is not None for r in self.ok)
+        fig, axes = self.figure(panels=2 if has_energy or has_top1 else 1, height=5.0)
         width = 0.8 / len(precs)
         hatches = {"fp32": "", "fp16": "//", "int8": ".."}
+        for prec in fallen:
+            hatches[prec] = "xx"
         for panel, ax in enumerate(axes):
             for i, prec in enumerate(precs):
                 vals = []
                 for m in models:
-                    mine = [r for r in self.ok if r["model"] == m and r["precision"] == prec]
+                    mine = [r for r in self.ok if r["model"] == m and precision_label(r) == prec]
                     if panel == 0:
                         v = max([images_per_s_of(r) or 0 for r in mine], default=0)
                     elif has_energy:
@@ -704,9 +747,11 @@ class Drawer(object):
             if panel == 0:
                 ax.set_ylabel("best images per second (any batch)")
                 ax.set_yscale("log")
+                plain_log_ticks(ax)
             elif has_energy:
                 ax.set_ylabel("lowest net energy per image (mJ)")
                 ax.set_yscale("log")
+                plain_log_ticks(ax)
             else:
                 ax.set_ylabel("top-1 accuracy (%)")
             from matplotlib.patches import Patch
@@ -718,12 +763,20 @@ class Drawer(object):
                 ],
                 fontsize=8,
             )
+        if fallen:
+            fig.text(
+                0.01, 0.01,
+                "{}: requested, but the layers ran in {}; a difference from fp32 there is load or noise, "
+                "not a precision effect".format(
+                    ", ".join(fallen), "/".join(sorted({_effective_of_label(p) for p in fallen}))),
+                fontsize=7, color="#555555",
+            )
         if has_energy:
             self.watermark(fig)
         return self.save(
             fig,
             "precisions.png",
-            "fp32 / fp16 / int8 side by side" + (self._sim_suffix() if has_energy else ""),
+            " / ".join(precs) + " side by side" + (self._sim_suffix() if has_energy else ""),
         ), None
 
     def accuracy_vs_energy(self):
@@ -759,13 +812,14 @@ class Drawer(object):
         )
         for x, y, r in front:
             ax.annotate(
-                "{} {} b{}".format(r["model"], r["precision"], r["batch_size"]),
+                "{} {} b{}".format(r["model"], precision_label(r), r["batch_size"]),
                 (x, y),
                 textcoords="offset points",
                 xytext=(4, -10),
                 fontsize=7,
             )
         ax.set_xscale("log")
+        plain_log_ticks(ax, "x")
         ax.set_xlabel("net energy per image (mJ, log)")
         ax.set_ylabel("top-1 accuracy (%)")
         ax.grid(alpha=0.3, which="both")
@@ -775,6 +829,38 @@ class Drawer(object):
         return self.save(
             fig, "accuracy_vs_energy.png", "Accuracy vs energy per image" + self._sim_suffix()
         ), None
+
+
+def plain_log_ticks(ax, axis="y"):
+    """Log-axis ticks as plain numbers (``2``, ``0.5``, ``300``), never ``2.35×10⁰``."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(FuncFormatter(lambda v, _: "{:g}".format(v)))
+    low, high = (ax.get_ylim() if axis == "y" else ax.get_xlim())
+    if low > 0 and high / low < 100:  # fewer than two decades: label the minor ticks as well
+        target.set_minor_formatter(FuncFormatter(lambda v, _: "{:g}".format(float("{:.2g}".format(v)))))
+    else:
+        target.set_minor_formatter(NullFormatter())
+
+
+def _why_not_physical(fit, intercept_key):
+    if (fit.get("n") or 0) < 3:
+        return "only {} points".format(fit.get("n") or 0)
+    return "negative intercept"
+
+
+def legend_if_labelled(ax, **kwargs):
+    """A legend only when something drawn has a label (matplotlib warns otherwise); returns it or None."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    return ax.legend(handles, labels, **kwargs)
+
+
+def fit_is_physical(fit, intercept_key):
+    """False for a line with a negative intercept or through fewer than 3 points."""
+    return not ((fit.get(intercept_key) is not None and fit[intercept_key] < 0) or (fit.get("n") or 0) < 3)
 
 
 def _mpl_new_log_api():
@@ -794,7 +880,7 @@ FIGURES = (
     ("power_vs_batch", "Net power vs batch size"),
     ("memory_vs_batch", "Memory vs batch size with the fitted knee"),
     ("memory_vs_params", "Static memory vs parameter size"),
-    ("time_vs_gops", "Per-image time vs G-Ops at batch 1 and 16"),
+    ("time_vs_gops", "Per-image time vs G-Ops"),
     ("gops_vs_power", "G-Ops vs net power"),
     ("top1_vs_throughput", "Top-1 vs images/s with the upper bound"),
     ("top1_per_param", "Top-1 per parameter"),
@@ -813,5 +899,6 @@ def draw_figures(summary, rows, out_dir):
     out = []
     for name, title in FIGURES:
         file_name, reason = getattr(drawer, name)()
+        title = drawer.captions.get(name, title) if file_name else title
         out.append(OrderedDict([("name", name), ("title", title), ("file", file_name), ("skipped", reason)]))
     return out

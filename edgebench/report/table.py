@@ -1,4 +1,5 @@
 """The sweep's end-of-run summary table (rich)."""
+from edgebench.analysis.points import precision_label
 from edgebench.results.schema import STATUS_CRASHED, STATUS_ERROR, STATUS_OK, STATUS_TIMEOUT
 
 
@@ -13,12 +14,6 @@ def _fmt(value, spec="{:.2f}", missing="-"):
     return spec.format(value)
 
 
-def precision_label(row):
-    """``fp16`` when it really ran in fp16; ``fp16→fp32`` when the provider computed it in fp32."""
-    req, eff = row.get("precision"), row.get("precision_effective")
-    if eff and req and eff != req:
-        return "{}→{}".format(req, eff)
-    return req or "-"
 
 
 def knee_notes(rows):
@@ -103,6 +98,9 @@ def summary_table(rows, title="edgebench sweep"):
             cells += [net, _fmt(e * 1e3 if e is not None else None, "{:.2f}")]
         table.add_row(*cells)
         reason = r.get("error") if status != "ok" else r.get("note")
+        if status == STATUS_OK and r.get("stability_note"):
+            notes.append("{} {} b{}: {}".format(r.get("model"), precision_label(r), r.get("batch_size"),
+                                                r["stability_note"]))
         if reason:
             notes.append("{} {} b{}: {}".format(r.get("model"), precision_label(r), r.get("batch_size"), reason))
         if status == STATUS_OK and r.get("power_flags"):
@@ -115,7 +113,14 @@ def summary_table(rows, title="edgebench sweep"):
             ", ".join(sources) or "?", ", ".join("{:.3f}".format(i) for i in idles) or "not measured"))
     if simulated:
         notes.insert(0, "SIM: power from a SIMULATED source (sim://), not a measurement")
+    if any(r.get("status") == STATUS_OK and r.get("stable") == 0 for r in rows):
+        notes.insert(0, UNSTABLE_LEGEND)
     return table, _dedupe(notes) + knee_notes(rows)
+
+
+UNSTABLE_LEGEND = ("unstable = the per-call latency varies more than --unstable-cv allows (CV = std / mean, "
+                   "default 5%): its median is less trustworthy; each such point's note names the likely "
+                   "cause and what to do")
 
 
 def _dedupe(notes):

@@ -7,6 +7,7 @@ A table is a dict: ``title``, ``headers``, ``rows`` (lists of already formatted 
 import math
 
 from edgebench.analysis.paper import MEMORY_LABEL, PAPER, POWER_LABEL
+from edgebench.analysis.words import plural
 
 
 def fmt(value, digits=3):
@@ -29,7 +30,31 @@ def fmt(value, digits=3):
 
 
 def _sim(record):
-    return "SIMULATED" if record.get("simulated") else ""
+    return "SIMULATED" if record.get("simulated") else "measured"
+
+
+def _prec(record):
+    """What ran: ``fp16`` or ``fp16→fp32`` (requested fp16, computed in fp32)."""
+    return record.get("precision_label") or record.get("precision") or "-"
+
+
+def _plus_minus(mean, std, unit):
+    """``11.8 +/- 0.3 W`` or, without a spread, ``11.8 W``."""
+    if std is None:
+        return "{} {}".format(fmt(mean), unit)
+    return "{} +/- {} {}".format(fmt(mean), fmt(std), unit)
+
+
+def fit_caveats(fit, x_name, y_unit="ms"):
+    """Why a fitted line is not physics: a negative intercept, or fewer than 3 points."""
+    out = []
+    if fit.get("intercept_ms") is not None and fit["intercept_ms"] < 0:
+        out.append("negative intercept ({} {}): the line is a local trend, not a fixed cost".format(
+            fmt(fit["intercept_ms"]), y_unit))
+    n = fit.get("n")
+    if n is not None and n < 3:
+        out.append("only {}: a line through them says nothing about {}".format(plural(n, "point"), x_name))
+    return out
 
 
 def _short_source(source):
@@ -63,7 +88,7 @@ def analyze_tables(summary):
             [
                 k["model"],
                 k["backend"],
-                k["precision"],
+                _prec(k),
                 k.get("status", "-"),
                 fmt(k.get("static_mb")),
                 fmt(k.get("knee_batch")),
@@ -96,11 +121,12 @@ def analyze_tables(summary):
 
     mvp = summary["memory_vs_params"]
     rows = []
+    mvp_notes = []
     for f in mvp.get("fits", []):
         rows.append(
             [
                 f["backend"],
-                f["precision"],
+                _prec(f),
                 fmt(f.get("floor_mb")),
                 fmt(f.get("slope_mb_per_param_mb")),
                 fmt(f.get("r2"), 4),
@@ -108,6 +134,8 @@ def analyze_tables(summary):
                 f.get("reason", ""),
             ]
         )
+        if f.get("precision_note"):
+            mvp_notes.append("{} {}: {}".format(f["backend"], _prec(f), f["precision_note"]))
     tables.append(
         _table(
             "Static memory vs parameter size (paper: {})".format(MEMORY_LABEL),
@@ -116,23 +144,26 @@ def analyze_tables(summary):
             [mvp.get("reason")]
             if not mvp.get("fits")
             else [
-                "parameter MB = params x bytes per parameter of the precision (fp32 4, fp16 2, int8 1) / 1e6"
-            ],
+                "parameter MB = params x bytes per parameter of the precision that ran (fp32 4, fp16 2, "
+                "int8 1) / 1e6"
+            ]
+            + mvp_notes,
         )
     )
 
     rows = []
     for f in summary["ops_vs_time"]:
+        caveats = fit_caveats(f, "how time scales with G-Ops") if f.get("available") else []
         rows.append(
             [
                 f["backend"],
-                f["precision"],
+                _prec(f),
                 str(f["batch_size"]),
                 fmt(f.get("ms_per_gop")),
                 fmt(f.get("intercept_ms")),
                 fmt(f.get("r2"), 4),
                 str(len(f["points"])),
-                f.get("reason", ""),
+                "; ".join([f.get("reason", "")] + caveats if f.get("reason") else caveats),
             ]
         )
     tables.append(
@@ -151,7 +182,7 @@ def analyze_tables(summary):
                 [
                     e["model"],
                     e["backend"],
-                    e["precision"],
+                    _prec(e),
                     str(e["batch_size"]),
                     fmt(e["net_power_w"]),
                     fmt(e.get("net_power_ci_w")),
@@ -162,10 +193,9 @@ def analyze_tables(summary):
             )
         agg = p["across_models"]
         notes = [
-            "across models: {} +/- {} W net (n={}){}; paper: {} over {:.2f} W idle".format(
-                fmt(agg["mean_net_power_w"]),
-                fmt(agg["std_net_power_w"]),
-                agg["n_models"],
+            "across models: {} net ({}){}; paper: {} over {:.2f} W idle".format(
+                _plus_minus(agg["mean_net_power_w"], agg["std_net_power_w"], "W"),
+                plural(agg["n_models"], "model"),
                 " SIMULATED" if agg.get("simulated") else "",
                 POWER_LABEL,
                 PAPER["idle_power_w"],
@@ -179,12 +209,11 @@ def analyze_tables(summary):
             )
         for e in p["by_engine"]:
             notes.append(
-                "{} {}: {} +/- {} W over {} models{}".format(
+                "{} {}: {} over {}{}".format(
                     e["backend"],
-                    e["precision"],
-                    fmt(e["mean_net_power_w"]),
-                    fmt(e["std_net_power_w"]),
-                    e["n_models"],
+                    _prec(e),
+                    _plus_minus(e["mean_net_power_w"], e["std_net_power_w"], "W"),
+                    plural(e["n_models"], "model"),
                     " SIMULATED" if e.get("simulated") else "",
                 )
             )
@@ -193,7 +222,7 @@ def analyze_tables(summary):
         tables.append(
             _table(
                 "Net power at the largest feasible batch",
-                ["model", "backend", "precision", "batch", "net W", "+/- W", "CV over batches", "", "notes"],
+                ["model", "backend", "precision", "batch", "net W", "+/- W", "CV over batches", "power", "notes"],
                 rows,
                 notes,
             )
@@ -208,7 +237,7 @@ def analyze_tables(summary):
             [
                 r["model"],
                 r["backend"],
-                r["precision"],
+                _prec(r),
                 str(r["batch_size"]),
                 fmt(r["top1"]),
                 _short_source(r["top1_source"]),
@@ -237,7 +266,7 @@ def analyze_tables(summary):
         [
             str(e["rank"]),
             e["model"],
-            e.get("precision") or "any",
+            _prec(e) if e.get("precision") else "any",
             fmt(e["top1"]),
             _short_source(e["top1_source"]),
             fmt(e["params"] / 1e6),
@@ -260,7 +289,7 @@ def analyze_tables(summary):
             [
                 r["model"],
                 r["backend"],
-                r["precision"],
+                _prec(r),
                 str(r["batch_size"]),
                 fmt(r["top1"]),
                 _short_source(r["top1_source"]),
@@ -282,10 +311,10 @@ def analyze_tables(summary):
                     "top-1 from",
                     "mJ/image",
                     "images/s",
-                    "",
+                    "power",
                 ],
                 rows,
-                ["{} dominated configuration(s) not shown".format(par["dominated"])],
+                ["{} not shown".format(plural(par["dominated"], "dominated configuration"))],
             )
         )
     else:
@@ -352,7 +381,7 @@ def budget_text(answer):
                 "  {} {} {} batch {}: top-1 {}% ({}), {} ms per call, {} mJ per image{}".format(
                     r["model"],
                     r["backend"],
-                    r["precision"],
+                    _prec(r),
                     r["batch_size"],
                     fmt(r["top1"]),
                     _short_source(r["top1_source"]),

@@ -8,10 +8,12 @@ Schema history (``PRAGMA user_version``; migrations live in ``store.py``):
 1 - first release: runs, measurements, accuracy.
 2 - ``runs.run_uuid``: a random UUID per run, kept when the run resumes; ``edgebench push`` is
     idempotent by it (a store's run ids collide between boards, UUIDs do not).
+3 - the ``latencies`` side table: every ok point's raw per-iteration latencies (see samples.py);
+    measurements gain other_cpu_load and stability_note (nullable, added to older stores on open).
 """
 from collections import OrderedDict
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Point statuses. ``ok`` is the only one with timing figures.
 STATUS_OK = "ok"
@@ -93,7 +95,9 @@ MEASUREMENT_COLUMNS = (
     ("latency_p99_ms", "REAL", "99th percentile"),
     ("latency_std_ms", "REAL", "population standard deviation"),
     ("latency_cv", "REAL", "coefficient of variation = std / mean (0.05 is 5%)"),
-    ("stable", "INTEGER", "1 when latency_cv <= 0.05, else 0 (shown as unstable)"),
+    ("stable", "INTEGER", "1 when latency_cv <= the sweep's --unstable-cv (default 0.05), else 0 (unstable)"),
+    ("other_cpu_load", "REAL", "share of the machine's CPU used by other processes during the timed loop (0..1)"),
+    ("stability_note", "TEXT", "why an unstable point is unstable (CV, likely cause) and what to do"),
     ("per_image_ms", "REAL", "latency_median_ms / batch_size"),
     ("gpu_compute_median_ms", "REAL", "median GPU compute time per call from CUDA events (TensorRT)"),
     ("gpu_compute_mean_ms", "REAL", "mean GPU compute time per call from CUDA events (TensorRT)"),
@@ -150,6 +154,20 @@ ACCURACY_COLUMNS = (
     ("calibration_fingerprint", "TEXT", "INT8 calibration data fingerprint, NULL for fp32/fp16"),
 )
 ACCURACY_COLUMN_NAMES = tuple(name for name, _, _ in ACCURACY_COLUMNS)
+
+# Raw samples of a point (schema 2), one row per ok measurement; a side table so that the
+# measurements table, its CSV export and older readers stay as they were.
+LATENCY_COLUMNS = (
+    ("measurement_id", "INTEGER PRIMARY KEY", "the point these samples belong to (measurements.id)"),
+    ("run_id", "INTEGER NOT NULL", "the run of that point (runs.id)"),
+    ("point_key", "TEXT NOT NULL", "the point's key, as in measurements"),
+    ("encoding", "TEXT NOT NULL", "float32le: little-endian IEEE 754 float32 milliseconds, in timing order"),
+    ("count", "INTEGER NOT NULL", "timed iterations in samples (= measurements.iterations)"),
+    ("samples", "BLOB NOT NULL", "per-iteration latency of each timed call, ms"),
+    ("warmup_count", "INTEGER", "warm-up iterations in warmup_samples"),
+    ("warmup_samples", "BLOB", "per-iteration latency of each warm-up call, ms (same encoding)"),
+)
+LATENCY_COLUMN_NAMES = tuple(name for name, _, _ in LATENCY_COLUMNS)
 
 MEASUREMENT_COLUMN_NAMES = tuple(name for name, _, _ in MEASUREMENT_COLUMNS)
 RUN_COLUMN_NAMES = tuple(name for name, _, _ in RUN_COLUMNS)

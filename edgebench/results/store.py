@@ -16,6 +16,7 @@ import uuid
 from edgebench import __version__
 from edgebench._helpers import utc_now
 from edgebench.errors import StoreError
+from edgebench.results import samples as samples_format
 from edgebench.results import schema
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -44,8 +45,15 @@ def _migrate_add_run_uuid(conn):
     conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs (run_uuid)")
 
 
+def _migrate_2_to_3(conn):
+    """The latencies side table (additive: no existing table or column changes)."""
+    conn.execute(_create_table_sql("latencies", schema.LATENCY_COLUMNS).replace(
+        "CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1))
+    conn.execute("CREATE INDEX IF NOT EXISTS latencies_run ON latencies (run_id, point_key)")
+
+
 # MIGRATIONS[v] upgrades a store at version v to v + 1.
-MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_add_run_uuid}
+MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_add_run_uuid, 2: _migrate_2_to_3}
 assert len(MIGRATIONS) == schema.SCHEMA_VERSION
 
 
@@ -205,6 +213,27 @@ class ResultStore(object):
         with self.conn:
             cur = self.conn.execute(sql, values)
         return cur.lastrowid
+
+    def add_latencies(self, measurement_id, run_id, point_key, latencies_ms, warmup_ms=None):
+        """Store a point's raw samples (ms per iteration, in timing order) next to its row."""
+        warm = None if warmup_ms is None else samples_format.encode(warmup_ms)
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO latencies ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)".format(
+                    ", ".join(schema.LATENCY_COLUMN_NAMES)),
+                (measurement_id, run_id, point_key, samples_format.ENCODING, len(latencies_ms),
+                 sqlite3.Binary(samples_format.encode(latencies_ms)),
+                 None if warmup_ms is None else len(warmup_ms), None if warm is None else sqlite3.Binary(warm)),
+            )
+
+    def latencies(self, measurement_id):
+        """(timed samples, warm-up samples or None) in ms of one point, or None when none were stored."""
+        row = self.conn.execute("SELECT * FROM latencies WHERE measurement_id = ?", (measurement_id,)).fetchone()
+        if row is None:
+            return None
+        warm = row["warmup_samples"]
+        return (samples_format.decode(row["samples"], row["encoding"]),
+                None if warm is None else samples_format.decode(warm, row["encoding"]))
 
     def add_accuracy(self, row):
         row = dict(row)

@@ -62,6 +62,9 @@ def add_plan_arguments(parser):
     timing.add_argument("--max-duration", type=positive_float, default=default("max_duration_s"), metavar="SECONDS",
                         help="stop a point's timed loop after this long even if --iterations is not reached "
                         "(default %(default)g)")
+    timing.add_argument("--unstable-cv", type=positive_float, default=default("unstable_cv"), metavar="FRACTION",
+                        help="latency CV (std / mean) above which a point is marked unstable (default %(default)g "
+                        "= 5%%)")
     timing.add_argument("--warmup-ms", type=non_negative_float, default=default("warmup_s") * 1000.0, metavar="MS",
                         help="warm-up time before timing, at least one iteration (default %(default)g)")
     timing.add_argument("--threads", type=positive_int, help="engine intra-op threads (CPU; default: all CPUs)")
@@ -144,6 +147,7 @@ def plan_from_args(args):
         iterations=args.iterations,
         duration_s=args.duration,
         max_duration_s=args.max_duration,
+        unstable_cv=args.unstable_cv,
         warmup_s=args.warmup_ms / 1000.0,
         memory_limit_mb=args.memory_limit_mb,
         threads=args.threads,
@@ -244,23 +248,38 @@ def _write_report(directory, rows, err):
 
 
 def _run_with_progress(session, err):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    import time
 
-    total = len(session.plan.points())
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    from edgebench.sweep.eta import EtaEstimator, format_eta
+
+    points = session.plan.points()
+    total = len(points)
+    macs = dict((ref, getattr(m, "macs", None)) for ref, m in (getattr(session, "models", None) or {}).items())
+    try:
+        from edgebench.engines import backend_class
+
+        ahead = backend_class(session.backend).prepared_ahead
+    except Exception:  # no build step known: the estimate covers the points only
+        ahead = ()
+    eta = EtaEstimator(points, macs=macs, builds_ahead=ahead)
+    current = {"point": None, "started": None}
+
+    class EtaColumn(ProgressColumn):
+        """Remaining time from the measured time of similar points; a range while unsure."""
+
+        def render(self, task):
+            elapsed = time.monotonic() - current["started"] if current["started"] else 0.0
+            return Text(format_eta(eta.remaining(current["point"], elapsed)), style="progress.remaining")
+
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
+        EtaColumn(),
         console=err,
         transient=False,
     )
@@ -269,10 +288,14 @@ def _run_with_progress(session, err):
         task = progress.add_task("sweep", total=total)
 
         def on_start(key, index, _total):
+            current["point"], current["started"] = points[index], time.monotonic()
             progress.update(task, description=key)
 
         def on_point(row):
             rows.append(row)
+            if current["point"] is not None:
+                eta.record(current["point"], time.monotonic() - current["started"], row.get("build_s"))
+            current["point"] = current["started"] = None
             progress.advance(task)
             if row["status"] == STATUS_OK:
                 msg = "{} {:>9.3f} ms/image {:>9.1f} images/s".format(

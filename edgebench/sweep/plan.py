@@ -89,6 +89,7 @@ class SweepPlan(object):
     iterations: int = 10
     duration_s: float = 3.0
     max_duration_s: Optional[float] = 60.0
+    unstable_cv: float = 0.05  # a point whose latency CV exceeds this is shown as unstable
     warmup_s: float = 0.2
     memory_limit_mb: Optional[int] = None
     threads: Optional[int] = None
@@ -145,6 +146,8 @@ class SweepPlan(object):
                 raise UsageError("{} must be zero or positive".format(name))
         if not isinstance(self.iterations, int) or isinstance(self.iterations, bool) or self.iterations < 1:
             raise UsageError("--iterations must be at least 1")
+        if not _non_negative(self.unstable_cv) or not 0 < self.unstable_cv < 10:
+            raise UsageError("--unstable-cv must be a fraction above 0 (0.05 is 5%), got {!r}".format(self.unstable_cv))
         if self.max_duration_s is not None:
             if not _non_negative(self.max_duration_s) or self.max_duration_s <= 0:
                 raise UsageError("--max-duration must be positive")

@@ -4,17 +4,19 @@ Both cross a process boundary as JSON (never pickle) through :meth:`WorkerJob.to
 :meth:`WorkerJob.from_json` and :meth:`WorkerResult.to_json` / :meth:`WorkerResult.from_json`, the
 one place each is turned into and read from JSON.
 
-A result carries measurement columns (names from :mod:`edgebench.results.schema`) plus four
-fields that are not columns: ``calibration_fingerprint`` (which calibration data built an int8
+A result carries measurement columns (names from :mod:`edgebench.results.schema`) plus fields
+that are not columns: ``calibration_fingerprint`` (which calibration data built an int8
 engine), ``window_start_s`` / ``window_end_s`` (``time.perf_counter()`` at the timed loop's ends:
 CLOCK_MONOTONIC, comparable across processes on Linux) and ``images`` (images processed in that
-window) - the parent uses these for the point's power window. A result key that is neither a column
+window) - the parent uses these for the point's power window - and ``latencies_ms`` /
+``warmup_latencies_ms``: the raw per-iteration samples (float32 values, ms), stored in the
+``latencies`` side table. A result key that is neither a column
 nor one of these is a :class:`ProtocolError`: a column the worker measures but the schema does not
 know would otherwise be dropped silently.
 """
 import json
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from edgebench.results import schema
 
@@ -46,6 +48,8 @@ class WorkerJob(object):
     memory_limit_mb: Optional[int] = None
     root: Optional[str] = None
     memory_interval_s: float = 0.05  # system memory is read between iterations about this often
+    unstable_cv: float = 0.05  # a CV above this marks the point unstable (--unstable-cv)
+    build_only: bool = False  # prepare the engine into the cache (Backend.prepare) and measure nothing
 
     def to_json(self):
         return json.dumps(dict((f.name, getattr(self, f.name)) for f in fields(self)))
@@ -63,7 +67,8 @@ class WorkerJob(object):
             raise ProtocolError("incomplete worker job: {}".format(exc))
 
 
-RESULT_EXTRAS = ("calibration_fingerprint", "window_start_s", "window_end_s", "images")
+RESULT_EXTRAS = ("calibration_fingerprint", "window_start_s", "window_end_s", "images", "latencies_ms",
+                 "warmup_latencies_ms")
 
 
 @dataclass
@@ -76,6 +81,8 @@ class WorkerResult(object):
     window_start_s: Optional[float] = None
     window_end_s: Optional[float] = None
     images: Optional[int] = None
+    latencies_ms: Optional[List[float]] = None
+    warmup_latencies_ms: Optional[List[float]] = None
 
     @classmethod
     def from_dict(cls, data):

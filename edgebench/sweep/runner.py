@@ -200,6 +200,7 @@ class Sweep(object):
         self.env_key = env_key(environment)
         self.current_process = None
         self._zones = None
+        self.last_samples = (None, None)  # (timed, warm-up) samples in ms of the last measured point
 
     def thermal(self):
         """A thermal/throttle snapshot of the board (empty off a Jetson); never raises."""
@@ -251,6 +252,7 @@ class Sweep(object):
             max_duration_s=self.plan.max_duration_s,
             memory_limit_mb=self.plan.memory_limit_mb,
             root=self.plan.root,
+            unstable_cv=self.plan.unstable_cv,
         )
 
     def base_row(self, prepared, precision, batch):
@@ -314,20 +316,78 @@ class Sweep(object):
         row["note"] = "; ".join(notes) if notes else None
         if self.power is not None and row["status"] == schema.STATUS_OK and window[0] is not None:
             row.update(self.power.summarize(window[0], window[1], window[2]))
+        self.last_samples = (result.latencies_ms, result.warmup_latencies_ms)
+        if row["status"] == schema.STATUS_OK:
+            from edgebench.sweep.stats import stability_note
+
+            row["stability_note"] = stability_note(row.get("latency_cv"), self.plan.unstable_cv,
+                                                   row.get("other_cpu_load"), row.get("iterations"))
+        return row
+
+    def prepared_ahead(self, precision):
+        """True when this backend prepares ``precision`` engines in a build process before the workers."""
+        try:
+            from edgebench.engines import backend_class
+
+            return precision in backend_class(self.backend).prepared_ahead
+        except Exception:  # not importable in the parent: the workers build as before
+            return False
+
+    def build(self, model_ref, precision, batch):
+        """Prepare one model x precision's engine in a process of its own; return the WorkerResult."""
+        job = self.job_for(self.models[model_ref], precision, batch)
+        job.build_only = True
+
+        def remember(proc):
+            self.current_process = proc
+
+        result = run_worker(job, self.plan.point_timeout_s, remember)
+        self.current_process = None
+        return result
+
+    def _apply_build(self, row, build, first):
+        """The build's columns on a point: ``build_s`` once (the first point), the cache hit after it."""
+        if build is None:
+            return row
+        if build.status != schema.STATUS_OK:
+            row.update(status=build.status, error="engine build: {}".format(build.columns.get("error")))
+            return row
+        if first:
+            for name in ("build_s", "engine_cache_hit"):
+                row[name] = build.columns.get(name)
+        else:
+            row["build_s"], row["engine_cache_hit"] = None, 1
+        if build.columns.get("engine_size_mb") is not None:
+            row["engine_size_mb"] = build.columns["engine_size_mb"]
         return row
 
     def run(self, on_start=None, on_point=None, skip=()):
         points = self.plan.points()
         total = len(points)
         done = []
+        builds = {}  # (model_ref, precision) -> WorkerResult of its build, None when not built ahead
         for index, (model_ref, precision, batch) in enumerate(points):
             key = schema.point_key(self.models[model_ref].name, self.backend, precision, batch)
             if key in skip:
                 continue
             if on_start:
                 on_start(key, index, total)
-            row = self.measure_point(model_ref, precision, batch)
-            self.store.add_point(self.run_id, row)
+            self.last_samples = (None, None)
+            first = (model_ref, precision) not in builds
+            if first:
+                builds[(model_ref, precision)] = (
+                    self.build(model_ref, precision, batch) if self.prepared_ahead(precision) else None)
+            build = builds[(model_ref, precision)]
+            if build is not None and build.status != schema.STATUS_OK:
+                row = self.base_row(self.models[model_ref], precision, batch)
+                row["started_at"] = row["finished_at"] = utc_now()
+                row = self._apply_build(row, build, first)
+            else:
+                row = self._apply_build(self.measure_point(model_ref, precision, batch), build, first)
+            row_id = self.store.add_point(self.run_id, row)
+            latencies, warmup = self.last_samples
+            if latencies and row["status"] == schema.STATUS_OK:
+                self.store.add_latencies(row_id, self.run_id, key, latencies, warmup)
             done.append(row)
             if on_point:
                 on_point(row)

@@ -12,6 +12,10 @@ out of memory).
 Inside: apply the memory limit, record RSS and system memory, load the engine (timed), run it
 once (first inference, reported apart), warm up for ``warmup_s`` and at least one iteration, then
 time iterations until both ``iterations`` and ``duration_s`` are met, capped by ``max_duration_s``.
+
+A job with ``build_only`` set prepares the engine into the engine cache instead (the backend's
+``prepare``: ONNX Runtime's fp16 conversion or int8 quantization) and returns its build columns;
+the sweep runs one such job per model and precision before the batch workers.
 """
 import json
 import os
@@ -91,15 +95,52 @@ def timed_loop(run, iterations, duration_s, max_duration_s, clock=time.perf_coun
     return durations, prev - start - excluded, start, prev
 
 
-def warm_up(run, warmup_s, clock=time.perf_counter):
-    """Run at least once and for at least ``warmup_s`` seconds; return the number of runs."""
-    start = clock()
+def warm_up(run, warmup_s, clock=time.perf_counter, durations=None):
+    """Run at least once and for at least ``warmup_s`` seconds; return the number of runs.
+
+    ``durations`` (a list), when given, gets each run's duration in seconds.
+    """
+    start = prev = clock()
     n = 0
     while True:
         run()
         n += 1
-        if clock() - start >= warmup_s:
+        now = clock()
+        if durations is not None:
+            durations.append(now - prev)
+        prev = now
+        if now - start >= warmup_s:
             return n
+
+
+def _failure(exc):
+    """(status, error) of an exception escaping an engine."""
+    from edgebench.errors import EdgebenchError, UnsupportedPrecision
+
+    if isinstance(exc, UnsupportedPrecision):
+        return schema.STATUS_UNSUPPORTED, str(exc)
+    if isinstance(exc, MemoryError):
+        return schema.STATUS_OOM, "out of memory: {}".format(str(exc) or "allocation failed")
+    if isinstance(exc, EdgebenchError):
+        return (schema.STATUS_OOM if is_oom_text(str(exc)) else schema.STATUS_ERROR), str(exc)
+    text = "{}: {}".format(type(exc).__name__, first_line(exc, width=500, default=""))
+    return (schema.STATUS_OOM if is_oom_text(text) else schema.STATUS_ERROR), text[:500]
+
+
+def prepare_engine(job):
+    """Build the job's engine into the cache in this process; return the flat result dict."""
+    from edgebench.engines import get_backend
+    from edgebench.engines.base import EngineSpec
+    from edgebench.platform.memory import read_process_memory
+
+    result = {}
+    try:
+        result.update(get_backend(job.backend).prepare(EngineSpec.from_dict(job.engine)))
+        result["status"] = schema.STATUS_OK
+    except Exception as exc:  # MemoryError included: the build's failure is the points' failure
+        result["status"], result["error"] = _failure(exc)
+    result["peak_rss_mb"] = read_process_memory()["peak_rss_mb"]
+    return result
 
 
 def measure(job):
@@ -107,9 +148,9 @@ def measure(job):
     engine errors)."""
     from edgebench.engines import get_backend
     from edgebench.engines.base import EngineSpec
-    from edgebench.errors import EdgebenchError, UnsupportedPrecision
+    from edgebench.platform.cpuload import OtherLoad
     from edgebench.platform.memory import PeakTracker, read_process_memory, system_used_mb
-    from edgebench.sweep.stats import latency_stats
+    from edgebench.sweep.stats import latency_stats, samples_ms
 
     root = job.root
     result = {"memory_limit_mb": job.memory_limit_mb}
@@ -130,15 +171,21 @@ def measure(job):
         result["first_run_ms"] = (time.perf_counter() - t0) * 1e3
         tracker = PeakTracker(root)
         tracker.sample()
-        result["warmup_iterations"] = warm_up(run, float(job.warmup_s))
+        warmup_durations = []
+        result["warmup_iterations"] = warm_up(run, float(job.warmup_s), durations=warmup_durations)
         tracker.sample()
         session.begin_timed_window()
+        other = OtherLoad(root)
+        other.start()
         durations, wall_s, start, end = timed_loop(
             run, int(job.iterations), float(job.duration_s), job.max_duration_s,
             on_tick=tracker.sample, tick_s=float(job.memory_interval_s or 0.05),
         )
+        result["other_cpu_load"] = other.stop()
         peak = tracker.sample()
-        result.update(latency_stats(durations, spec.batch_size, wall_s))
+        result.update(latency_stats(durations, spec.batch_size, wall_s, float(job.unstable_cv)))
+        result["latencies_ms"] = samples_ms(durations)  # the stored samples the statistics came from
+        result["warmup_latencies_ms"] = samples_ms(warmup_durations)
         result.update(session.extra_columns())
         result["system_used_peak_mb"] = peak
         result["nvmap_used_peak_mb"] = tracker.nvmap_peak_mb
@@ -151,16 +198,8 @@ def measure(job):
             )
             result["note"] = "; ".join(n for n in (result.get("note"), extra) if n)
         result["status"] = schema.STATUS_OK
-    except UnsupportedPrecision as exc:
-        result.update(status=schema.STATUS_UNSUPPORTED, error=str(exc))
-    except MemoryError as exc:
-        result.update(status=schema.STATUS_OOM, error="out of memory: {}".format(str(exc) or "allocation failed"))
-    except EdgebenchError as exc:
-        status = schema.STATUS_OOM if is_oom_text(str(exc)) else schema.STATUS_ERROR
-        result.update(status=status, error=str(exc))
-    except Exception as exc:  # a vendor exception that escaped its backend: record, don't crash
-        text = "{}: {}".format(type(exc).__name__, first_line(exc, width=500, default=""))
-        result.update(status=schema.STATUS_OOM if is_oom_text(text) else schema.STATUS_ERROR, error=text[:500])
+    except Exception as exc:  # engine errors, and vendor exceptions that escaped their backend: record
+        result["status"], result["error"] = _failure(exc)
     finally:
         if session is not None:
             session.close()
@@ -182,7 +221,7 @@ def main(argv=None):
     if job.memory_limit_mb:
         _apply_memory_limit(job.memory_limit_mb)
     try:
-        result = measure(job)
+        result = prepare_engine(job) if job.build_only else measure(job)
     except MemoryError:
         result = {"status": schema.STATUS_OOM, "error": "out of memory while starting the worker"}
     except Exception as exc:  # e.g. an ImportError because a shared library could not be mapped
