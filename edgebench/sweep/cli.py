@@ -29,7 +29,7 @@ def add_plan_arguments(parser):
     from edgebench.calibration.trt_calibrator import TRT_ALGORITHMS
     from edgebench.engines import CHOICES
     from edgebench.engines.cuda_api import CHOICES as CUDA_APIS
-    from edgebench.sweep.plan import default
+    from edgebench.sweep.plan import CALIB_ALGORITHMS, default
 
     models = parser.add_argument_group("what to measure")
     models.add_argument("--models", action="append", metavar="NAME[,NAME...]",
@@ -50,7 +50,7 @@ def add_plan_arguments(parser):
     calib.add_argument("--calib-images", type=positive_int, default=default("calib_images"), metavar="N",
                        help="calibration images to use (default %(default)s)")
     calib.add_argument("--calib-algorithm", default=default("calib_algorithm"),
-                       choices=("minmax", "entropy", "percentile"),
+                       choices=CALIB_ALGORITHMS,
                        help="ONNX Runtime calibration method (default %(default)s)")
     calib.add_argument("--trt-calib-algorithm", choices=tuple(TRT_ALGORITHMS),
                        help="TensorRT calibrator (default entropy2, TensorRT's recommended one)")
@@ -124,14 +124,9 @@ def register(subparsers):
 
 def plan_from_args(args):
     from edgebench.models import DEFAULT_MODELS, default_cache_dir
-    from edgebench.sweep.plan import SweepPlan
+    from edgebench.sweep.plan import SweepPlan, models_from_flags
 
-    models = []
-    for group in args.models or []:
-        models.extend(m.strip() for m in group.split(",") if m.strip())
-    models.extend(args.model or [])
-    if not models:
-        models = list(DEFAULT_MODELS)
+    models = models_from_flags(args.models, args.model, DEFAULT_MODELS)
     plan = SweepPlan(
         models=models,
         weights=args.weights,

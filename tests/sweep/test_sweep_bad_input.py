@@ -86,3 +86,24 @@ def test_a_power_mode_off_a_jetson_is_refused_before_anything_is_stored(tiny_onn
                      env={"PATH": str(tmp_path)})  # no nvpmodel, no jtop service reachable
     assert proc.returncode == 2 and "--power-mode MAXN needs a Jetson" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("flags", [["--models", ","], ["--models", ""]])
+def test_models_flag_naming_nothing_is_refused_before_anything_starts(cache_dir, tmp_path, flags):
+    _fails_cleanly(edgebench("sweep", *flags, "--out", tmp_path / "r"), "names no model")
+    assert not (tmp_path / "r").exists()
+
+
+def test_thread_count_beyond_any_board_is_refused(cache_dir, tmp_path, tiny_onnx):
+    _fails_cleanly(edgebench("sweep", "--model", tiny_onnx, "--threads", "100000", "--out", tmp_path / "r"),
+                   "--threads must be a whole number from 1 to 1024")
+
+
+def test_a_model_given_twice_stores_one_row_per_point(cache_dir, tmp_path, tiny_onnx):
+    out = tmp_path / "r"
+    rows = edgebench_json("sweep", "--model", tiny_onnx, "--model", tiny_onnx, "--batches", "1,2", "--json",
+                          "--out", out, "--duration", "0.05", "--iterations", "2", "--warmup-ms", "0")
+    conn = sqlite3.connect(str(out / "results.db"))
+    keys = [k for (k,) in conn.execute("SELECT point_key FROM measurements")]
+    conn.close()
+    assert len(keys) == len(set(keys)) == 2, rows
