@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
-from edgebench._files import atomic_write_json, sha256_file
+from edgebench._files import atomic_write_json, read_json, sha256_file
 from edgebench.errors import ModelError
 from edgebench.platform.versions import distribution_version as dist_version
 
@@ -141,10 +141,7 @@ def _run_child(request, cache_dir, what):
     finally:
         os.unlink(req_path)
     result_path = request["result_path"]
-    result = None
-    if os.path.exists(result_path):
-        with open(result_path) as fh:
-            result = json.load(fh)
+    result = read_json(result_path)
     if result is None or proc.returncode != 0 or "error" in result:
         if result and "error" in result:
             os.unlink(result_path)
@@ -169,10 +166,8 @@ def _resolve_zoo(name, cache_dir, weights=None):
     onnx_dir = _onnx_dir(cache_dir)
     stem = os.path.join(onnx_dir, "{}-{}".format(spec.name, key))
     sidecar = stem + ".json"
-    if os.path.exists(sidecar) and os.path.exists(stem + ".onnx"):
-        with open(sidecar) as fh:
-            data = json.load(fh)
-    else:
+    data = read_json(sidecar) if os.path.exists(stem + ".onnx") else None  # a corrupt sidecar is a cache miss
+    if data is None:
         if dist_version("torch") is None:
             raise ModelError(
                 "building zoo model {!r} needs torch and torchvision: pip install 'edgebench[zoo]' "
@@ -222,11 +217,9 @@ def _resolve_onnx(path, cache_dir):
     sidecar = os.path.join(onnx_dir, "user-{}.json".format(sha[:16]))
     stem = os.path.splitext(os.path.basename(path))[0]
     data = None
-    if os.path.exists(sidecar):
-        with open(sidecar) as fh:
-            data = json.load(fh)
-        if data.get("rewritten") and not os.path.exists(data["onnx_path"]):
-            data = None
+    data = read_json(sidecar)  # None when missing or corrupt: prepared again
+    if data is not None and data.get("rewritten") and not os.path.exists(str(data.get("onnx_path"))):
+        data = None
     if data is None:
         data = _run_child(
             {

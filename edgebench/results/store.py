@@ -8,6 +8,8 @@ Opening refuses files that are not SQLite, SQLite files that are not edgebench s
 written by a newer edgebench - never touching them. Exports (CSV, JSON) live in
 :mod:`edgebench.results.export`, which reads through this store; the store never imports it.
 """
+import errno
+import functools
 import json
 import os
 import sqlite3
@@ -18,6 +20,42 @@ from edgebench.errors import StoreError
 from edgebench.results import schema
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class DiskFullError(StoreError):
+    """The store's filesystem is full. Nothing stored is lost; the same write succeeds once there is space."""
+
+
+def store_error(path, exc, what="results store"):
+    """The one-line StoreError for an sqlite3 or OS error ``exc`` on the store (or an export: ``what``) at
+    ``path``; a full disk is a DiskFullError."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    code = getattr(exc, "errno", None)
+    lowered = text.lower()
+    if code == errno.ENOSPC or "disk is full" in lowered or "no space" in lowered:
+        return DiskFullError("disk full writing {} {}: free space on its filesystem, then run again (every point "
+                             "stored so far is kept)".format(what, path))
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in lowered or "read-only" in lowered:
+        return StoreError("cannot write {} {}: {}; choose a writable --out DIR".format(what, path, text))
+    if "malformed" in lowered or "not a database" in lowered or "encrypted" in lowered:
+        return StoreError("{} {} is damaged ({}); move it away and choose another --out (sqlite3's .recover "
+                          "command may save its rows)".format(what, path, text))
+    if "locked" in lowered or "busy" in lowered:
+        return StoreError("{} {} is locked by another process ({}); wait for it or choose another --out".format(
+            what, path, text))
+    return StoreError("{} {}: {} ({}); check the file and its directory, or choose another --out".format(
+        what, path, text, type(exc).__name__))
+
+
+def _guarded(method):
+    """sqlite3 and OS errors of a store method become one-line StoreErrors naming the store."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            raise store_error(self.path, exc)
+    return wrapper
 
 
 def _create_table_sql(table, columns):
@@ -32,6 +70,9 @@ def _migrate_0_to_1(conn):
     conn.execute("CREATE INDEX measurements_run ON measurements (run_id, point_key)")
     conn.execute("CREATE INDEX accuracy_lookup ON accuracy (model, backend, precision)")
 
+
+_TABLES = (("runs", schema.RUN_COLUMNS), ("measurements", schema.MEASUREMENT_COLUMNS),
+           ("accuracy", schema.ACCURACY_COLUMNS))
 
 # MIGRATIONS[v] upgrades a store at version v to v + 1.
 MIGRATIONS = {0: _migrate_0_to_1}
@@ -64,12 +105,17 @@ class ResultStore(object):
             directory = os.path.dirname(os.path.abspath(self.path))
             if not os.path.isdir(directory):
                 raise StoreError("directory {} does not exist".format(directory))
+        self.conn = None
         try:
             self.conn = sqlite3.connect(self.path, timeout=30)
             self.conn.row_factory = sqlite3.Row
             self._prepare(exists)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError("cannot open results store {}: {}".format(self.path, exc))
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
+            raise store_error(self.path, exc)
+        except StoreError:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ opening and migrating
 
@@ -94,10 +140,9 @@ class ResultStore(object):
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         tables = self._tables() - {"sqlite_sequence"}
         if existed and version == 0 and tables:
-            raise StoreError(
-                "{} is an SQLite database but not an edgebench results store (tables: {}); it was left "
-                "untouched".format(self.path, ", ".join(sorted(tables)))
-            )
+            raise self._foreign(tables)
+        if version >= 1 and not self._looks_like_ours():  # checked before anything is written to it
+            raise self._foreign(tables)
         if version > schema.SCHEMA_VERSION:
             raise StoreError(
                 "{} was written by a newer edgebench (schema {} > {}); upgrade edgebench to read it".format(
@@ -111,10 +156,21 @@ class ResultStore(object):
                 self.conn.execute("PRAGMA user_version = {:d}".format(schema.SCHEMA_VERSION))
         self._add_missing_columns()
 
+    def _foreign(self, tables):
+        return StoreError("{} is an SQLite database but not an edgebench results store (tables: {}); it was left "
+                          "untouched - choose another --out".format(self.path, ", ".join(sorted(tables)) or "none"))
+
+    def _looks_like_ours(self):
+        """Every table of the schema is there with every column a row cannot lack (ids, NOT NULL)."""
+        for table, columns in _TABLES:
+            have = set(r[1] for r in self.conn.execute("PRAGMA table_info({})".format(table)))
+            if not have or any(n not in have for n, t, _ in columns if "NOT NULL" in t or "PRIMARY" in t):
+                return False
+        return True
+
     def _add_missing_columns(self):
         """Add nullable columns a store of the current version lacks (written by a pre-release build)."""
-        for table, columns in (("runs", schema.RUN_COLUMNS), ("measurements", schema.MEASUREMENT_COLUMNS),
-                               ("accuracy", schema.ACCURACY_COLUMNS)):
+        for table, columns in _TABLES:
             have = set(r[1] for r in self.conn.execute("PRAGMA table_info({})".format(table)))
             missing = [(n, t) for n, t, _ in columns if n not in have and "NOT NULL" not in t and "PRIMARY" not in t]
             if missing:
@@ -123,6 +179,7 @@ class ResultStore(object):
                         self.conn.execute("ALTER TABLE {} ADD COLUMN {} {}".format(table, name, sqltype))
 
     @property
+    @_guarded
     def schema_version(self):
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
@@ -139,6 +196,7 @@ class ResultStore(object):
 
     # ------------------------------------------------------------------ writing
 
+    @_guarded
     def create_run(self, plan, environment, started_at=None):
         with self.conn:
             cur = self.conn.execute(
@@ -154,6 +212,7 @@ class ResultStore(object):
             )
         return cur.lastrowid
 
+    @_guarded
     def finish_run(self, run_id, status, note=None):
         with self.conn:
             self.conn.execute(
@@ -161,12 +220,14 @@ class ResultStore(object):
                 (status, utc_now(), note, run_id),
             )
 
+    @_guarded
     def reopen_run(self, run_id, note=None):
         """Mark a run as running again (the agent resumes an interrupted job into its own run)."""
         with self.conn:
             self.conn.execute("UPDATE runs SET status = ?, finished_at = NULL, note = ? WHERE id = ?",
                               (schema.RUN_RUNNING, note, run_id))
 
+    @_guarded
     def last_measurements(self, columns, limit):
         """The newest ``limit`` measurement rows, newest first, restricted to ``columns``."""
         unknown = set(columns) - set(schema.MEASUREMENT_COLUMN_NAMES)
@@ -176,11 +237,13 @@ class ResultStore(object):
                                 (int(limit),))
         return [dict(r) for r in cur]
 
+    @_guarded
     def set_run_power(self, run_id, power):
         with self.conn:
             self.conn.execute("UPDATE runs SET power_json = ? WHERE id = ?",
                               (json.dumps(power, sort_keys=True), run_id))
 
+    @_guarded
     def add_point(self, run_id, row):
         """Insert one measurement row (dict of schema columns) and commit at once."""
         unknown = set(row) - set(schema.POINT_FIELDS)
@@ -193,6 +256,7 @@ class ResultStore(object):
             cur = self.conn.execute(sql, values)
         return cur.lastrowid
 
+    @_guarded
     def add_accuracy(self, row):
         row = dict(row)
         row.setdefault("measured_at", utc_now())
@@ -204,13 +268,16 @@ class ResultStore(object):
 
     # ------------------------------------------------------------------ reading
 
+    @_guarded
     def runs(self):
         return [dict(r) for r in self.conn.execute("SELECT * FROM runs ORDER BY id")]
 
+    @_guarded
     def run(self, run_id):
         row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return dict(row) if row else None
 
+    @_guarded
     def measurements(self, run_id=None):
         if run_id is None:
             cur = self.conn.execute("SELECT * FROM measurements ORDER BY id")
@@ -218,11 +285,13 @@ class ResultStore(object):
             cur = self.conn.execute("SELECT * FROM measurements WHERE run_id = ? ORDER BY id", (run_id,))
         return [dict(r) for r in cur]
 
+    @_guarded
     def point_keys(self, run_id):
         """Keys of the points already stored for ``run_id`` (a resumed run measures only the rest)."""
         cur = self.conn.execute("SELECT point_key FROM measurements WHERE run_id = ?", (run_id,))
         return set(r[0] for r in cur)
 
+    @_guarded
     def accuracy(self, model=None, backend=None, precision=None):
         clauses, args = [], []
         for col, val in (("model", model), ("backend", backend), ("precision", precision)):
@@ -232,6 +301,7 @@ class ResultStore(object):
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
         return [dict(r) for r in self.conn.execute("SELECT * FROM accuracy{} ORDER BY id".format(where), args)]
 
+    @_guarded
     def latest_accuracy(self, model, backend, precision, onnx_sha256=None):
         sql = "SELECT * FROM accuracy WHERE model = ? AND backend = ? AND precision = ?"
         args = [model, backend, precision]

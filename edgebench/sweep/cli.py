@@ -169,7 +169,7 @@ def plan_from_args(args):
 def run(args):
     from edgebench.cliutil import console
     from edgebench.results.schema import RUN_INTERRUPTED
-    from edgebench.results.store import ResultStore
+    from edgebench.results.store import ResultStore, store_error
     from edgebench.sweep import preflight
     from edgebench.sweep.session import SweepSession
 
@@ -191,7 +191,10 @@ def run(args):
     prepared = preflight.prepare_models(plan, say)
     preflight.power_mode_for(plan)  # can it be switched here at all? (the session switches it)
     power = preflight.open_power(plan)
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:  # under /proc, read-only, full, no permission: one line, exit 2
+        raise store_error(db_path, exc)
     with ResultStore(db_path) as store:
         session = SweepSession(plan, backend, prepared, store, power=power,
                                refuse_other_environment=not args.force, say=say, on_note=warn, export_dir=out)
