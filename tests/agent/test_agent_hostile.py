@@ -161,3 +161,67 @@ def test_loosely_typed_plan_over_the_socket_is_a_usage_error(agent, tiny_onnx):
     assert reply["ok"] is False and reply.get("kind") == "usage"
     assert "point_timeout_s must be a finite number" in reply["error"]
     assert _answers_quickly(agent)
+
+
+_DISK_FULL_DRIVER = r'''
+import json, os, subprocess, sys, time
+sys.path.insert(0, sys.argv[1])
+import agent_process as ap
+fs, root, model, log = sys.argv[2:6]
+subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", fs])
+agent = ap.AgentProcess(fs, root)
+agent.log_path = log  # outside the small filesystem
+agent.start()
+out = {}
+try:
+    plan = {"models": [model], "batch_sizes": [1, 2, 4, 8], "duration_s": 0.3, "iterations": 3, "warmup_s": 0.0}
+    job_id = agent.request({"cmd": "submit", "plan": plan})["job"]["id"]
+    ap.wait_for(lambda: ap.measurements(fs), 60, 0.02, "a first stored point")
+    with open(os.path.join(fs, "pad"), "wb", buffering=0) as fh:  # fill the filesystem to the last block
+        try:
+            while True:
+                fh.write(b"\0" * 4096)
+        except OSError:
+            pass
+    ap.wait_for(lambda: "the job resumes in" in agent.log(), 60, 0.1, "the job to stop for lack of space")
+    out["stored_when_full"] = [k for _, k, _ in ap.measurements(fs)]
+    out["answers"] = ap.protocol.request(agent.socket, {"cmd": "status"}, timeout_s=2.0)["ok"]
+    os.unlink(os.path.join(fs, "pad"))
+    ap.wait_for(lambda: job_id in ap.job_dirs(fs, "done"), 120, 0.2, "the job to finish once space returned")
+    out["keys"] = [k for _, k, _ in ap.measurements(fs)]
+    out["statuses"] = [s for _, _, s in ap.measurements(fs)]
+    out["history"] = [h["event"] for h in ap.job_state(fs, "done", job_id)["history"]]
+finally:
+    agent.stop()
+    subprocess.call(["umount", fs])
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.slow
+def test_a_job_stopped_by_a_full_disk_resumes_when_space_returns_keeping_its_points(fake_root, tiny_onnx, tmp_path):
+    """A real full filesystem (a 4 MB tmpfs in a user + mount namespace, util-linux unshare)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("unshare") or subprocess.call(["unshare", "-rm", "true"], stderr=subprocess.DEVNULL):
+        pytest.skip("unshare -rm (user and mount namespaces) is not available here")
+    fs = ap.short_state_dir()
+    log = str(tmp_path / "agent.log")
+    try:
+        proc = subprocess.run(["unshare", "-rm", sys.executable, "-c", _DISK_FULL_DRIVER,
+                               os.path.dirname(os.path.dirname(os.path.abspath(__file__))), fs, fake_root, tiny_onnx,
+                               log], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              env=dict(os.environ, PYTHONPATH=ap.ROOT), timeout=400)
+    finally:
+        ap.cleanup(fs)
+    with open(log) as fh:
+        agent_log = fh.read()
+    assert proc.returncode == 0, proc.stderr[-3000:] + agent_log[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["answers"]
+    expected = ["tiny/onnxruntime/fp32/{}".format(b) for b in (1, 2, 4, 8)]
+    assert sorted(out["keys"], key=lambda k: int(k.rsplit("/", 1)[1])) == expected, agent_log[-3000:]
+    assert set(out["stored_when_full"]) <= set(out["keys"]) and out["statuses"] == ["ok"] * 4
+    assert "retried" in out["history"]
