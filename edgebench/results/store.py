@@ -9,6 +9,7 @@ written by a newer edgebench - never touching them. Exports (CSV, JSON) live in
 :mod:`edgebench.results.export`, which reads through this store; the store never imports it.
 """
 import errno
+import fcntl
 import functools
 import json
 import os
@@ -106,6 +107,7 @@ class ResultStore(object):
             if not os.path.isdir(directory):
                 raise StoreError("directory {} does not exist".format(directory))
         self.conn = None
+        self._run_locks = {}  # run id -> fd holding its lock while this store measures it
         try:
             self.conn = sqlite3.connect(self.path, timeout=30)
             self.conn.row_factory = sqlite3.Row
@@ -116,6 +118,8 @@ class ResultStore(object):
         except StoreError:
             self.close()
             raise
+        if create:
+            self._close_abandoned_runs()
 
     # ------------------------------------------------------------------ opening and migrating
 
@@ -184,9 +188,70 @@ class ResultStore(object):
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
     def close(self):
+        for run_id in list(getattr(self, "_run_locks", {})):
+            self._release_run(run_id, remove=False)  # still running: the next writer marks it interrupted
         if getattr(self, "conn", None) is not None:
             self.conn.close()
             self.conn = None
+
+    # ------------------------------------------------------------------ who is measuring a run
+
+    def _run_lock_path(self, run_id):
+        directory, name = os.path.split(os.path.abspath(self.path))
+        return os.path.join(directory, ".{}.run-{:d}.lock".format(name, int(run_id)))
+
+    def _hold_run(self, run_id):
+        """Hold the run's lock (flock) for as long as this process measures it: a run whose lock nobody holds
+        while it says ``running`` belongs to a process that is gone (SIGKILL, power loss)."""
+        if run_id in self._run_locks:
+            return
+        try:
+            fd = os.open(self._run_lock_path(run_id), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError:
+            return  # a read-only directory: the run simply has no lock
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)  # another live process holds it
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, "{}\n".format(os.getpid()).encode("ascii"))
+        self._run_locks[run_id] = fd
+
+    def _release_run(self, run_id, remove=True):
+        fd = self._run_locks.pop(run_id, None)
+        if fd is None:
+            return
+        if remove:
+            try:
+                os.unlink(self._run_lock_path(run_id))
+            except OSError:
+                pass
+        os.close(fd)
+
+    @_guarded
+    def _close_abandoned_runs(self):
+        """Mark ``interrupted`` the running runs whose process is gone: their lock exists and nobody holds it."""
+        for run_id, in self.conn.execute("SELECT id FROM runs WHERE status = ?", (schema.RUN_RUNNING,)).fetchall():
+            path = self._run_lock_path(run_id)
+            try:
+                fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+            except OSError:
+                continue  # no lock: written by an older edgebench, or its directory is read-only; leave it
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its process still measures it
+            finally:
+                os.close(fd)
+            with self.conn:
+                self.conn.execute("UPDATE runs SET status = ?, finished_at = ?, note = ? WHERE id = ? AND status = ?",
+                                  (schema.RUN_INTERRUPTED, utc_now(), "the process measuring this run is gone "
+                                   "(killed or powered off); its stored points are kept", run_id, schema.RUN_RUNNING))
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self
@@ -210,6 +275,7 @@ class ResultStore(object):
                     json.dumps(environment, sort_keys=True),
                 ),
             )
+        self._hold_run(cur.lastrowid)
         return cur.lastrowid
 
     @_guarded
@@ -219,6 +285,8 @@ class ResultStore(object):
                 "UPDATE runs SET status = ?, finished_at = ?, note = ? WHERE id = ?",
                 (status, utc_now(), note, run_id),
             )
+        if status != schema.RUN_RUNNING:
+            self._release_run(run_id)
 
     @_guarded
     def reopen_run(self, run_id, note=None):
@@ -226,6 +294,7 @@ class ResultStore(object):
         with self.conn:
             self.conn.execute("UPDATE runs SET status = ?, finished_at = NULL, note = ? WHERE id = ?",
                               (schema.RUN_RUNNING, note, run_id))
+        self._hold_run(run_id)
 
     @_guarded
     def last_measurements(self, columns, limit):

@@ -1,6 +1,8 @@
 """``edgebench sweep``: measure models x precisions x batch sizes and store every point."""
 import argparse
+import contextlib
 import os
+import signal
 import sys
 
 from edgebench.cliutil import (
@@ -195,7 +197,7 @@ def run(args):
         os.makedirs(out, exist_ok=True)
     except OSError as exc:  # under /proc, read-only, full, no permission: one line, exit 2
         raise store_error(db_path, exc)
-    with ResultStore(db_path) as store:
+    with ResultStore(db_path) as store, _sigterm_as_interrupt() as terminated:
         session = SweepSession(plan, backend, prepared, store, power=power,
                                refuse_other_environment=not args.force, say=say, on_note=warn, export_dir=out)
         try:
@@ -203,9 +205,10 @@ def run(args):
                 _run_with_progress(session, err)
         except KeyboardInterrupt:
             pass
+        stopped_status = 143 if terminated else 130  # 128 + the signal, as shells report it
         if session.run_id is None:
             err.print("interrupted before the first point; nothing stored", style="yellow")
-            return 130
+            return stopped_status
         stored = store.measurements(session.run_id)
     run_id, status = session.run_id, session.status
     if status == RUN_INTERRUPTED:
@@ -219,7 +222,30 @@ def run(args):
         emit_json(doc)
     else:
         _print_summary(stored, run_id, out)
-    return 130 if status == RUN_INTERRUPTED else 0
+    return stopped_status if status == RUN_INTERRUPTED else 0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a sweep: handled exactly as Ctrl-C (the run is interrupted, its exports written)."""
+
+    run_note = "stopped by SIGTERM"
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While the sweep runs, SIGTERM raises :class:`Terminated`; yields a list that is non-empty after one."""
+    seen = []
+
+    def on_term(signum, frame):
+        if not seen:
+            seen.append(signum)
+            raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _write_report(directory, rows, err):
