@@ -235,7 +235,9 @@ class SweepPlan(object):
             raise UsageError("a sweep plan must be a JSON object")
         unknown = set(data) - set(FIELD_NAMES)
         if unknown:
-            raise UsageError("unknown plan fields: {}".format(", ".join(sorted(unknown))))
+            names = sorted(n if re.match(r"^\w+$", str(n)) else repr(n) for n in unknown)
+            more = ", ..." if len(names) > 8 else ""
+            raise UsageError("unknown plan fields: {}{}".format(", ".join(names[:8]), more))
         return cls(**data).validate()
 
 
