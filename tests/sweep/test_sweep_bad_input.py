@@ -186,3 +186,14 @@ def test_power_analyze_of_a_binary_file_is_one_line(tmp_path):
     binary = tmp_path / "trace.csv"
     binary.write_bytes(bytes(range(256)) * 8)
     _fails_cleanly(edgebench("power", "analyze", binary), "is not a text trace CSV")
+
+
+def test_int8_with_only_undecodable_calibration_images_is_refused_before_the_run(cache_dir, tmp_path, tiny_onnx):
+    pytest.importorskip("PIL")
+    images = tmp_path / "calib"
+    images.mkdir()
+    for i in range(3):
+        (images / "img{}.jpg".format(i)).write_bytes(b"\xff\xd8 not really a jpeg " * 20)
+    _fails_cleanly(edgebench("sweep", "--model", tiny_onnx, "--engine", "int8", "--calib-data", images,
+                             "--batches", "1", "--out", tmp_path / "r"), "none of the 3 images", "can be decoded")
+    assert not (tmp_path / "r").exists()
