@@ -225,3 +225,14 @@ def test_a_job_stopped_by_a_full_disk_resumes_when_space_returns_keeping_its_poi
     assert sorted(out["keys"], key=lambda k: int(k.rsplit("/", 1)[1])) == expected, agent_log[-3000:]
     assert set(out["stored_when_full"]) <= set(out["keys"]) and out["statuses"] == ["ok"] * 4
     assert "retried" in out["history"]
+
+
+def test_int8_job_with_undecodable_calibration_images_is_refused_at_submit(agent, tiny_onnx, tmp_path):
+    pytest.importorskip("PIL")
+    images = tmp_path / "calib"
+    images.mkdir()
+    (images / "a.png").write_bytes(b"\x89PNG not an image")
+    reply = agent.request({"cmd": "submit", "plan": {"models": [tiny_onnx], "precisions": ["int8"],
+                                                     "calib_data": str(images)}})
+    assert reply["ok"] is False and reply.get("kind") == "usage" and "can be decoded" in reply["error"]
+    assert _answers_quickly(agent)
