@@ -6,6 +6,7 @@ over the target, so a crash or a full disk leaves either the old file or the new
 import hashlib
 import json
 import os
+import re
 import tempfile
 
 
@@ -71,11 +72,40 @@ def atomic_write_json(path, obj, **kwargs):
     atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"), **kwargs)
 
 
+MAX_JSON_DEPTH = 64  # nesting any edgebench file or request needs is < 10; json recurses per level
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def json_depth(text):
+    """The deepest nesting of ``[``/``{`` in JSON ``text`` (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for char in _JSON_NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def loads_bounded(text, max_depth=MAX_JSON_DEPTH):
+    """``json.loads`` for untrusted text: ValueError (never RecursionError or MemoryError) when it is not
+    JSON or nests deeper than ``max_depth``."""
+    if json_depth(text) > max_depth:
+        raise ValueError("nested more than {} levels deep".format(max_depth))
+    try:
+        return json.loads(text)
+    except (RecursionError, MemoryError) as exc:
+        raise ValueError("too large or too deeply nested ({})".format(type(exc).__name__))
+
+
 def read_json(path):
-    """The JSON object in ``path``, or None if it is missing or not a JSON object."""
+    """The JSON object in ``path``, or None if it is missing, unreadable or not a JSON object."""
     try:
         with open(path, "rb") as fh:
-            data = json.loads(fh.read().decode("utf-8"))
-    except (OSError, ValueError):
+            data = loads_bounded(fh.read().decode("utf-8"))
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return None
     return data if isinstance(data, dict) else None

@@ -6,6 +6,7 @@ allocate"), numpy ("Unable to allocate"), CUDA and TensorRT ("out of memory",
 ``cudaErrorMemoryAllocation``, "insufficient memory"), Python (``MemoryError``).
 """
 import datetime
+import os
 import signal
 
 OOM_HINTS = ("bad_alloc", "failed to allocate", "out of memory", "outofmemory", "cannot allocate memory",
@@ -37,3 +38,21 @@ def signal_name(signum):
         return signal.Signals(signum).name
     except ValueError:
         return "signal {}".format(signum)
+
+
+def die_with_parent(parent_pid=None):
+    """Die with the parent (Linux prctl PR_SET_PDEATHSIG, SIGKILL) so no orphan keeps a board busy.
+
+    The signal only covers a parent that dies after the prctl call; if it died before (this process
+    was reparented already), exit now. prctl(2): the signal is sent when the parent *thread* exits,
+    so the parent must wait for the child in the thread that started it.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except Exception:  # not Linux or no libc: the parent still kills us on exit
+        pass
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(1)

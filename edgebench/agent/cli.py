@@ -186,17 +186,21 @@ def run_submit(args):
 # ---------------------------------------------------------------------- status, jobs, cancel
 
 def run_status(args):
+    from edgebench.agent.client import UNREACHABLE
     from edgebench.cliutil import console, emit_json
 
     snap = _client(args).status()
+    # 1 when an agent runs but could not be asked: what was read from disk may be stale
+    status = 1 if snap["agent"].get("state") == UNREACHABLE else 0
     if args.json:
         emit_json(snap)
-        return 0
+        return status
     print_status(snap, console())
-    return 0
+    return status
 
 
 def print_status(snap, con):
+    from edgebench.agent.client import UNREACHABLE
     from edgebench.monitor.render import fmt_duration, results_table
 
     agent = snap.get("agent") or {}
@@ -204,6 +208,11 @@ def print_status(snap, con):
         con.print("agent: {} (pid {}, up {}), state {}".format(
             agent.get("state"), agent.get("pid"), fmt_duration(agent.get("uptime_s")), agent.get("state_dir")),
             markup=False, highlight=False)
+    elif agent.get("state") == UNREACHABLE:
+        con.print("agent: running (pid {}) but busy or unreachable: {}".format(agent.get("pid"), agent.get("reason")),
+                  markup=False, highlight=False)
+        con.print("(read from disk, may be stale: {})".format(agent.get("state_dir")), markup=False,
+                  highlight=False)
     else:
         con.print("agent: not running: {}".format(agent.get("reason")), markup=False, highlight=False)
         con.print("(read from disk: {})".format(agent.get("state_dir")), markup=False, highlight=False)

@@ -14,6 +14,8 @@ from edgebench.agent import protocol
 from edgebench.agent.config import DEFAULT_STATE_DIR, STATE_DIR_ENV
 from edgebench.errors import EdgebenchError, UsageError
 
+UNREACHABLE = "unreachable"  # snapshot agent.state: an agent holds the lock but did not answer
+
 
 def default_state_dir():
     return os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
@@ -33,6 +35,15 @@ def agent_lock_held(state_dir):
     finally:
         os.close(fd)
     return False
+
+
+def agent_lock_pid(state_dir):
+    """The pid an agent wrote into ``<state_dir>/agent.lock`` (None if unreadable)."""
+    try:
+        with open(os.path.join(os.path.abspath(state_dir), "agent.lock"), "rb") as fh:
+            return int(fh.read(32).decode("ascii").strip())
+    except (OSError, ValueError):
+        return None
 
 
 class AgentClient(object):
@@ -60,7 +71,10 @@ class AgentClient(object):
         try:
             return self.call("status")["status"]
         except protocol.AgentUnavailable as exc:
-            return offline_snapshot(self.state_dir, self.socket_path, exc)
+            snap = offline_snapshot(self.state_dir, self.socket_path, exc)
+            if agent_lock_held(self.state_dir):  # it runs, but did not answer: busy, hung or no permission
+                snap["agent"].update(state=UNREACHABLE, pid=agent_lock_pid(self.state_dir))
+            return snap
 
     def jobs(self, limit=20):
         from edgebench.agent.spool import Spool

@@ -36,7 +36,7 @@ import time
 from edgebench import __version__
 from edgebench._helpers import signal_name, utc_now
 from edgebench.agent import spool as spoolmod
-from edgebench.agent.job import JobRun
+from edgebench.agent.job import JobRun, is_disk_full
 from edgebench.agent.live_power import LivePower, SensorThread
 from edgebench.agent.requests import RequestHandler
 from edgebench.agent.scheduler import Scheduler
@@ -332,7 +332,12 @@ class Agent(object):
         proc = sweep.current_process if sweep is not None else None
         pid = proc.pid if proc is not None else None
         if pid != job.state.get("worker_pid") and job.alive():
-            job.save(worker_pid=pid)
+            try:
+                job.save(worker_pid=pid)
+            except OSError as exc:  # a full disk stops the job (its own thread sees it), never the agent
+                if not is_disk_full(exc):
+                    raise
+                logger.warning("job %s: cannot record its worker's pid: %s", job.job_id, exc.strerror or exc)
 
     def _status_text(self):
         job = self.job

@@ -6,12 +6,14 @@ environment checks. The agent's main thread reads its progress and may stop it: 
 point's worker, and :class:`_GuardedStore` drops that point's "killed" result, so the point is
 measured again at the next start rather than stored as a crash.
 """
+import errno
 import logging
 import os
 import signal
 import threading
 import time
 
+from edgebench._helpers import first_line
 from edgebench.agent import spool as spoolmod
 from edgebench.errors import EdgebenchError, UsageError
 from edgebench.results import schema
@@ -19,6 +21,20 @@ from edgebench.sweep.runner import WORKER_MODULE
 from edgebench.sweep.session import SweepStopped
 
 logger = logging.getLogger("edgebench.agent")
+
+
+# Seconds before a job stopped by a full disk is tried again (the n-th retry waits the n-th; then the last)
+DISK_FULL_RETRY_S = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
+
+
+def is_disk_full(exc):
+    """True for a full filesystem: the store's DiskFullError, ENOSPC/EDQUOT, or a child that said so."""
+    from edgebench.results.store import DiskFullError
+
+    if isinstance(exc, DiskFullError) or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return "no space left on device" in text or "database or disk is full" in text
 
 
 class JobAborted(SweepStopped):
@@ -185,12 +201,14 @@ class JobRun(object):
             outcome = None
         except EdgebenchError as exc:
             if not self.stop_reason:
-                outcome = (spoolmod.FAILED, str(exc))
+                outcome = self._disk_full(exc) or (spoolmod.FAILED, str(exc))
         except Exception as exc:  # a bug in one job must not take the agent down
             if not self.stop_reason:
-                logger.exception("job %s failed", self.job_id)
-                outcome = (spoolmod.FAILED, "internal error: {}: {} (see the agent's log)".format(
-                    type(exc).__name__, exc))
+                outcome = self._disk_full(exc)
+                if outcome is None:
+                    logger.exception("job %s failed", self.job_id)
+                    outcome = (spoolmod.FAILED, "internal error: {}: {} (see the agent's log)".format(
+                        type(exc).__name__, exc))
         finally:
             if outcome is None:
                 status = spoolmod.CANCELLED if self.stop_kind == "cancel" else spoolmod.INTERRUPTED
@@ -200,6 +218,21 @@ class JobRun(object):
             self.power.release_job(reopen=self.stop_kind != "shutdown")
             self.outcome = outcome
             self.on_done()
+
+    def _disk_full(self, exc):
+        """For a job stopped by a full disk: ``(INTERRUPTED, reason)`` with a retry time in its state (the
+        scheduler resumes it then, into the same run, keeping every stored point); None for other errors."""
+        if not is_disk_full(exc):
+            return None
+        with self.lock:
+            retries = self.state.get("disk_full_retries") or 0
+            delay_s = DISK_FULL_RETRY_S[min(retries, len(DISK_FULL_RETRY_S) - 1)]
+            self.state.update(disk_full_retries=retries + 1, retry_after=time.time() + delay_s)
+            done = self.state.get("points_done") or 0
+        reason = "disk full ({}); the job resumes in {:g} s and keeps its {} stored point{}".format(
+            first_line(exc, 200), delay_s, done, "" if done == 1 else "s")
+        logger.warning("job %s: %s", self.job_id, reason)
+        return spoolmod.INTERRUPTED, reason
 
     def _stop_note(self, reason):
         """The run's note when this job stops before its last point."""

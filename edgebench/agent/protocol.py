@@ -14,7 +14,10 @@ JSON object, or that is longer than the limit, gets an error reply and the conne
 a well-formed request with an unknown command gets an error reply and the connection stays open.
 
 The server side is driven by the agent's main loop (a ``selectors`` selector): it never blocks,
-and a slow or silent client is dropped after :data:`IDLE_TIMEOUT_S`.
+and a client that makes no progress (no complete request, no reply read) for :data:`IDLE_TIMEOUT_S`
+is dropped, however many bytes it trickles. A client that does not read its replies is not read
+from either (its replies wait, at most :data:`OUTPUT_SOFT_CAP_BYTES` plus one reply), so memory
+stays bounded; when every slot is taken, a new client displaces the connection idle the longest.
 """
 import errno
 import json
@@ -26,6 +29,7 @@ import struct
 import time
 
 from edgebench import __version__
+from edgebench._files import loads_bounded
 from edgebench.errors import EdgebenchError, UsageError
 
 logger = logging.getLogger(__name__)
@@ -35,6 +39,10 @@ MAX_LINE_BYTES = 64 * 1024
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 MAX_CONNECTIONS = 32
 IDLE_TIMEOUT_S = 60.0
+# Replies waiting for a client: past the soft cap the server answers no more of its requests (and reads
+# no more of its input) until the client reads; a client that lets a backlog past the hard cap is dropped.
+OUTPUT_SOFT_CAP_BYTES = 256 * 1024
+OUTPUT_HARD_CAP_BYTES = MAX_REPLY_BYTES  # what a client accepts as one reply
 SUN_PATH_MAX = 107
 
 
@@ -55,8 +63,8 @@ def decode_line(line, limit=MAX_LINE_BYTES):
     if len(line) > limit:
         raise ProtocolError("message of {} bytes is longer than the {} byte limit".format(len(line), limit))
     try:
-        obj = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        obj = loads_bounded(line.decode("utf-8"))
+    except ValueError as exc:  # also UnicodeDecodeError, and nesting too deep for the parser
         raise ProtocolError("message is not JSON ({}); send one JSON object per line".format(exc))
     if not isinstance(obj, dict):
         raise ProtocolError("message must be a JSON object such as {\"cmd\": \"status\"}")
@@ -85,7 +93,7 @@ class _Connection(object):
         self.inbuf = bytearray()
         self.outbuf = bytearray()
         self.closing = False
-        self.last_active = time.monotonic()
+        self.last_progress = time.monotonic()  # accepted, a complete request read, or every reply read
         self.peer = peer_credentials(sock)
 
 
@@ -182,15 +190,12 @@ class Server(object):
             logger.warning("accept on %s failed: %s", self.path, exc)
             return
         client.setblocking(False)
-        conn = _Connection(client)
         if len(self.connections) >= self.max_connections:
-            try:
-                client.send(encode(error_reply("the agent has {} connections open; try again".format(
-                    len(self.connections)))))
-            except OSError:
-                pass
-            client.close()
-            return
+            oldest = min(self.connections.values(), key=lambda c: c.last_progress)
+            logger.warning("all %d agent connections taken: dropping the one idle longest (pid %s)",
+                           len(self.connections), oldest.peer.get("pid"))
+            self._drop(oldest)
+        conn = _Connection(client)
         self.connections[client.fileno()] = conn
         self.selector.register(client, 1, self._on_event)
 
@@ -198,12 +203,11 @@ class Server(object):
         conn = self.connections.get(sock.fileno())
         if conn is None:
             return
-        conn.last_active = time.monotonic()
         if mask & 2:  # EVENT_WRITE
-            self._flush(conn)
+            self._serve(conn)  # requests that waited for the client to read
             if conn.sock is None:
                 return
-        if mask & 1 and not conn.closing:
+        if mask & 1 and not conn.closing and not conn.outbuf:
             try:
                 data = conn.sock.recv(65536)
             except (BlockingIOError, InterruptedError):
@@ -215,27 +219,43 @@ class Server(object):
                 self._drop(conn)
                 return
             conn.inbuf.extend(data)
-            self._process(conn)
+            self._serve(conn)
+
+    def _serve(self, conn):
+        """Send what is pending, answer waiting requests while the client keeps up, send again."""
+        while True:
             self._flush(conn)
+            if conn.sock is None or conn.outbuf or conn.closing:
+                return
+            pending = len(conn.inbuf)
+            self._process(conn)
+            if conn.sock is None or (not conn.outbuf and len(conn.inbuf) == pending):
+                self._flush(conn)  # nothing more to answer; sets the events
+                return
 
     def _process(self, conn):
-        while not conn.closing:
+        while not conn.closing and len(conn.outbuf) < OUTPUT_SOFT_CAP_BYTES:
             newline = conn.inbuf.find(b"\n")
             if newline < 0:
                 if len(conn.inbuf) > self.max_line:
                     self._reply_and_close(conn, "message longer than the {} byte limit; connection closed".format(
                         self.max_line))
-                return
+                break
             line = bytes(conn.inbuf[:newline]).rstrip(b"\r")
             del conn.inbuf[:newline + 1]
             if not line.strip():
                 continue
+            conn.last_progress = time.monotonic()
             try:
                 request = decode_line(line, self.max_line)
             except ProtocolError as exc:
                 self._reply_and_close(conn, "{}; connection closed".format(exc))
-                return
+                break
             conn.outbuf.extend(self._answer(request, conn.peer))
+        if len(conn.outbuf) > OUTPUT_HARD_CAP_BYTES:
+            logger.warning("agent client (pid %s) does not read its replies: %d bytes waiting; dropped",
+                           conn.peer.get("pid"), len(conn.outbuf))
+            self._drop(conn)
 
     def _answer(self, request, peer):
         try:
@@ -259,6 +279,8 @@ class Server(object):
         conn.closing = True
 
     def _flush(self, conn):
+        if conn.sock is None:
+            return
         while conn.outbuf:
             try:
                 sent = conn.sock.send(conn.outbuf)
@@ -268,6 +290,8 @@ class Server(object):
                 self._drop(conn)
                 return
             del conn.outbuf[:sent]
+            if not conn.outbuf:
+                conn.last_progress = time.monotonic()  # the client read every reply
         if conn.closing and not conn.outbuf:
             try:
                 conn.sock.shutdown(socket.SHUT_RDWR)
@@ -275,8 +299,9 @@ class Server(object):
                 pass
             self._drop(conn)
             return
-        # while closing, wait only to write: unread input would wake the loop forever
-        events = (2 if conn.outbuf else 0) | (0 if conn.closing else 1)
+        # Replies pending: wait to write only, so a client that does not read is not read from either
+        # (and, while closing, unread input would wake the loop forever).
+        events = 2 if conn.outbuf else (0 if conn.closing else 1)
         try:
             self.selector.modify(conn.sock, events, self._on_event)
         except (KeyError, ValueError):
@@ -296,7 +321,7 @@ class Server(object):
     def close_idle(self, now=None):
         now = time.monotonic() if now is None else now
         for conn in list(self.connections.values()):
-            if now - conn.last_active > self.idle_timeout_s:
+            if now - conn.last_progress > self.idle_timeout_s:
                 self._drop(conn)
 
 
@@ -347,7 +372,7 @@ def request(path, message, timeout_s=10.0):
     if not line:
         raise AgentUnavailable("the agent on {} closed the connection without a reply".format(path))
     try:
-        reply = json.loads(line.decode("utf-8"))
+        reply = loads_bounded(line.decode("utf-8"))
     except ValueError:
         raise AgentUnavailable("the agent on {} sent a reply that is not JSON".format(path))
     if not isinstance(reply, dict):

@@ -55,6 +55,10 @@ class RequestHandler(object):
         plan = spoolmod.validate_plan(plan_dict)
         check_backend(plan)
         check_trusted_weights(plan.weights)
+        if plan.calib_data and "int8" in plan.precisions:
+            from edgebench.calibration.sources import check_calibration_ref
+
+            check_calibration_ref(plan.calib_data)  # as the agent sees it, before the job is queued
         from edgebench.models.prepare import is_onnx_reference
 
         for ref in plan.models:
@@ -63,7 +67,11 @@ class RequestHandler(object):
                                  "read it, e.g. under {}".format(ref, _uid_name(os.getuid()), self.config.state_path))
         data = plan.to_dict()
         data["cache_dir"] = None
-        job_id = self.spool.submit(data, via="socket", user=user)
+        try:
+            job_id = self.spool.submit(data, via="socket", user=user)
+        except OSError as exc:  # a full or read-only state directory: say so, the agent goes on
+            raise UsageError("the agent cannot queue the job in {}: {}; free space there and submit again".format(
+                self.spool.root, exc.strerror or exc))
         self.on_submitted()
         logger.info("job %s submitted by %s: %d points", job_id, user, len(plan.points()))
         position = len(self.spool.ids("incoming")) + (1 if self.current_job() is not None else 0)

@@ -8,10 +8,11 @@ row it moves to failed/ with the point it was on. :meth:`Scheduler.file` writes 
 outcome and moves it.
 """
 import logging
+import time
 
 from edgebench._helpers import utc_now
 from edgebench.agent import spool as spoolmod
-from edgebench.agent.job import kill_orphan_worker
+from edgebench.agent.job import DISK_FULL_RETRY_S, is_disk_full, kill_orphan_worker
 from edgebench.errors import UsageError
 
 logger = logging.getLogger("edgebench.agent")
@@ -25,6 +26,7 @@ class Scheduler(object):
         self.store = store
         self.max_attempts = max_attempts
         self.start = start
+        self.retry_after = {}  # job id -> time.time() of its retry after a full disk (state.json may not say)
 
     def close_orphan_runs(self):
         """Mark interrupted the runs left running that no active job will resume."""
@@ -52,6 +54,8 @@ class Scheduler(object):
             active = self.spool.ids("active")
             if active:
                 job_id = active[0]
+                if self._waiting_for_space(job_id):
+                    return None  # the queue waits too: it would need the same space
             else:
                 queued = self.spool.ids("incoming")
                 if not queued:
@@ -62,6 +66,12 @@ class Scheduler(object):
             job = self._begin(job_id)
             if job is not None:
                 return job
+
+    def _waiting_for_space(self, job_id):
+        """True while a job stopped by a full disk waits for its retry time."""
+        retry_after = (self.spool.read_state("active", job_id) or {}).get("retry_after")
+        retry_after = self.retry_after.get(job_id, retry_after)
+        return isinstance(retry_after, (int, float)) and time.time() < retry_after
 
     def _fail_now(self, job_id, state, reason, event="rejected"):
         state.update(status=spoolmod.FAILED, reason=reason, finished_at=utc_now(), current_point=None)
@@ -92,7 +102,9 @@ class Scheduler(object):
         kill_orphan_worker(state.get("worker_pid"))
         stored = len(self.store.point_keys(state["run_id"])) if state.get("run_id") else 0
         stalled = state.get("stalled") or 0
-        if status == spoolmod.RUNNING:
+        if status == spoolmod.RUNNING and self.retry_after.pop(job_id, None) is not None:
+            spoolmod.add_history(state, "retried", "disk space")  # stopped by a full disk, not a crash
+        elif status == spoolmod.RUNNING:
             # The previous start ended without the agent saying so: crash, SIGKILL, OOM or power loss.
             progressed = stored > (state.get("points_at_start") or 0)
             stalled = 0 if progressed else stalled + 1
@@ -110,10 +122,19 @@ class Scheduler(object):
                 return None
         state.update(status=spoolmod.RUNNING, attempts=(state.get("attempts") or 0) + 1, stalled=stalled,
                      points_at_start=stored, started_at=state.get("started_at") or utc_now(),
-                     reason=None, finished_at=None)
+                     reason=None, finished_at=None, retry_after=None)
         spoolmod.add_history(state, "started" if state["attempts"] == 1 else "resumed",
                              "start {}".format(state["attempts"]))
-        self.spool.write_state("active", job_id, state)  # counted before anything can go wrong
+        try:
+            self.spool.write_state("active", job_id, state)  # counted before anything can go wrong
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            retries = state.get("disk_full_retries") or 0
+            delay_s = DISK_FULL_RETRY_S[min(retries, len(DISK_FULL_RETRY_S) - 1)]
+            self.retry_after[job_id] = time.time() + delay_s
+            logger.warning("job %s: disk still full (%s); next try in %g s", job_id, exc.strerror or exc, delay_s)
+            return None
         logger.info("job %s: %s (start %d)", job_id, "starting" if state["attempts"] == 1 else "resuming",
                     state["attempts"])
         return self.start(job_id, job, state)
@@ -129,7 +150,17 @@ class Scheduler(object):
         if status in (spoolmod.COMPLETE, spoolmod.FAILED, spoolmod.CANCELLED):
             state["finished_at"] = utc_now()
         spoolmod.add_history(state, status, reason)
-        self.spool.write_state("active", job.job_id, state)
+        if state.get("retry_after"):
+            self.retry_after[job.job_id] = state["retry_after"]
+        try:
+            self.spool.write_state("active", job.job_id, state)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            # the disk is full: the job stays in active/ (a retry time is kept in memory); never crash over it
+            logger.warning("job %s: cannot record that it is %s (%s); it stays in active/", job.job_id, status,
+                           exc.strerror or exc)
+            return
         if status == spoolmod.COMPLETE:
             self.spool.move(job.job_id, "active", "done")
             logger.info("job %s complete: %s points in run %s", job.job_id, state.get("points_done"),
@@ -137,5 +168,7 @@ class Scheduler(object):
         elif status in (spoolmod.FAILED, spoolmod.CANCELLED):
             self.spool.move(job.job_id, "active", "failed")
             logger.warning("job %s %s: %s", job.job_id, status, reason)
+        elif state.get("retry_after"):
+            logger.warning("job %s waits for disk space: %s", job.job_id, reason)
         else:
             logger.info("job %s interrupted; it resumes at the next start", job.job_id)

@@ -24,12 +24,12 @@ agent never sees half a job. Only JSON is read; nothing here executes or unpickl
 """
 import datetime
 import errno
-import json
 import os
 import shutil
+import stat
 import time
 
-from edgebench._files import TMP_PREFIX, atomic_write_json, fsync_dir
+from edgebench._files import TMP_PREFIX, atomic_write_json, fsync_dir, loads_bounded
 from edgebench._helpers import utc_now
 from edgebench.errors import UsageError
 
@@ -60,23 +60,69 @@ def write_json_atomic(path, obj):
     atomic_write_json(path, obj, file_mode=0o640, sync_dir=True)  # the spool is the agent's and its group's
 
 
+class _NotAJobFile(Exception):
+    """A spool entry that is not what it seems (link, FIFO, device, oversized): refused unread."""
+
+    def __init__(self, reason, too_large=False):
+        Exception.__init__(self, reason)
+        self.too_large = too_large
+
+
+def entry_kind(mode):
+    """What a non-regular spool entry is, in words (None for a regular file or a directory)."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    for test, words in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
+                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                        (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def _read_regular(path, limit):
+    """The bytes of ``path`` if it is a regular file (never following a symbolic link) of at most ``limit``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _NotAJobFile("it is a symbolic link; the agent reads only regular files")
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        kind = entry_kind(info.st_mode) or ("a directory" if stat.S_ISDIR(info.st_mode) else None)
+        if kind:
+            raise _NotAJobFile("it is {}; the agent reads only regular files".format(kind))
+        if info.st_size > limit:
+            raise _NotAJobFile("it is {} bytes, more than the {} a job file may have".format(info.st_size, limit),
+                               too_large=True)
+        data = fh.read(limit + 1)
+    if len(data) > limit:  # grew while we read it
+        raise _NotAJobFile("it is more than the {} bytes a job file may have".format(limit), too_large=True)
+    return data
+
+
 def read_json_file(path, limit=MAX_JOB_FILE_BYTES):
-    """``(object, None)`` or ``(None, reason)`` for a JSON object file."""
+    """``(object, None)`` or ``(None, reason)`` for a JSON object file (a regular file, never a link)."""
+    data, reason, _ = _read_json_object(path, limit)
+    return data, reason
+
+
+def _read_json_object(path, limit):
+    """``(object, reason, too_large)``."""
     try:
-        size = os.path.getsize(path)
-        if size > limit:
-            return None, "the file is {} bytes, more than the {} a job may have".format(size, limit)
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8")
+        text = _read_regular(path, limit).decode("utf-8")
+    except _NotAJobFile as exc:
+        return None, str(exc), exc.too_large
     except (OSError, UnicodeDecodeError) as exc:
-        return None, "cannot read it: {}".format(getattr(exc, "strerror", None) or exc)
+        return None, "cannot read it: {}".format(getattr(exc, "strerror", None) or exc), False
     try:
-        data = json.loads(text)
+        data = loads_bounded(text)
     except ValueError as exc:
-        return None, "not valid JSON ({})".format(exc)
+        return None, "not valid JSON ({})".format(exc), False
     if not isinstance(data, dict):
-        return None, "not a JSON object"
-    return data, None
+        return None, "not a JSON object", False
+    return data, None, False
 
 
 def plan_points(plan):
@@ -153,23 +199,43 @@ class Spool(object):
             return adopted
         for name in names:
             path = os.path.join(incoming, name)
-            if name.startswith(".") or not os.path.isfile(path):
+            if name.startswith("."):
                 continue
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue
+            if stat.S_ISDIR(mode):
+                continue  # a queued job
+            kind = entry_kind(mode)
             job_id = new_job_id()
             tmp = os.path.join(incoming, _ADOPT_PREFIX + job_id)
             try:
                 os.mkdir(tmp)
-                os.rename(path, os.path.join(tmp, "submitted.json"))
+                if kind:  # a link, FIFO or device is removed unread (unlink never follows a link)
+                    os.unlink(path)
+                else:
+                    os.rename(path, os.path.join(tmp, "submitted.json"))
             except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)
                 continue
-            adopted.append(self._finish_adoption(tmp, job_id, name))
+            if kind:
+                adopted.append(self._reject_entry(tmp, job_id, name, "{}: it is {}; put the plan file itself "
+                                                                     "in incoming/".format(name, kind)))
+            else:
+                adopted.append(self._finish_adoption(tmp, job_id, name))
         return adopted
+
+    def _reject_entry(self, tmp, job_id, name, reason):
+        write_json_atomic(os.path.join(tmp, "job.json"), {
+            "id": job_id, "submitted_at": utc_now(), "via": "file", "source_file": name, "user": None,
+            "plan": None})
+        return self._file_adoption(tmp, job_id, new_state({}), reason)
 
     def _finish_adoption(self, tmp, job_id, name=None):
         submitted = os.path.join(tmp, "submitted.json")
         name = name or "submitted.json"
-        data, reason = read_json_file(submitted)
+        data, reason, too_large = _read_json_object(submitted, MAX_JOB_FILE_BYTES)
         plan = None
         if data is not None:
             plan = data.get("plan") if isinstance(data.get("plan"), dict) else data
@@ -178,11 +244,17 @@ class Spool(object):
             except UsageError as exc:
                 reason = "invalid sweep plan: {}".format(exc)
         if reason and data is None:
-            reason = "{} is {}".format(name, reason)
+            reason = "{}: {}".format(name, reason)
+        user = _file_owner(submitted)
+        if too_large:
+            os.unlink(submitted)  # a refused file is not kept whole: its size would fill failed/
+            reason += " (deleted)"
         write_json_atomic(os.path.join(tmp, "job.json"), {
             "id": job_id, "submitted_at": utc_now(), "via": "file", "source_file": name,
-            "user": _file_owner(submitted), "plan": plan})
-        state = new_state(plan or {})
+            "user": user, "plan": plan})
+        return self._file_adoption(tmp, job_id, new_state(plan or {}), reason)
+
+    def _file_adoption(self, tmp, job_id, state, reason):
         if reason:
             state.update(status=FAILED, reason=reason, finished_at=utc_now())
             add_history(state, "rejected", reason)
@@ -224,7 +296,7 @@ class Spool(object):
             names = os.listdir(self.path(state))
         except OSError:
             return []
-        return sorted(n for n in names if not n.startswith(".") and os.path.isdir(self.path(state, n)))
+        return sorted(n for n in names if not n.startswith(".") and _is_real_dir(self.path(state, n)))
 
     def read_job(self, state, job_id):
         data, _ = read_json_file(os.path.join(self.path(state, job_id), "job.json"))
@@ -349,10 +421,18 @@ def _user_name():
         return str(os.getuid())
 
 
+def _is_real_dir(path):
+    """A directory, not a symbolic link to one (a linked job would make the agent write outside its spool)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _file_owner(path):
     try:
         import pwd
 
-        return pwd.getpwuid(os.stat(path).st_uid).pw_name
+        return pwd.getpwuid(os.lstat(path).st_uid).pw_name
     except (ImportError, KeyError, OSError):
         return None

@@ -394,10 +394,30 @@ def check_calibration_ref(ref):
             "or 'synthetic'".format(ref)
         )
     if os.path.isdir(ref):
-        if not list_images(ref):
+        names = list_images(ref)
+        if not names:
             raise UsageError("no images (.jpg, .png, ...) found under {}".format(ref))
+        _check_some_image_decodes(ref, names)
     elif not ref.lower().endswith((".npy", ".npz")):
         raise UsageError("calibration data {} is neither a folder of images nor a .npy/.npz file".format(ref))
+
+
+def _check_some_image_decodes(folder, names):
+    """UsageError before the run when not one image under ``folder`` decodes (stops at the first that does;
+    the undecodable ones among the rest are skipped with a warning during calibration)."""
+    from edgebench.calibration.preprocess import import_pil
+
+    Image = import_pil()
+    first_error = None
+    for name in names:
+        try:
+            with Image.open(os.path.join(folder, name)) as img:
+                img.load()
+            return
+        except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, DecompressionBombError...
+            first_error = first_error or "{}: {}: {}".format(name, type(exc).__name__, str(exc).strip()[:120])
+    raise UsageError("none of the {} images under {} can be decoded ({}); pass a folder of real images, a "
+                     ".npy/.npz file, 'digits' or 'synthetic'".format(len(names), folder, first_error))
 
 
 __all__ = [

@@ -20,7 +20,8 @@ import tempfile
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
-from edgebench._files import atomic_write_json, sha256_file
+from edgebench._files import atomic_write_json, read_json, sha256_file
+from edgebench._helpers import die_with_parent
 from edgebench.errors import ModelError
 from edgebench.platform.versions import distribution_version as dist_version
 
@@ -126,25 +127,60 @@ def zoo_key(spec, weights_sha256=None):
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+REQUEST_PREFIX = ".request-"  # .request-<parent pid>-XXXX.json: the child's input, removed by the child
+
+
+def _remove_orphan_requests(directory):
+    """Request files whose parent died before its child could remove them (SIGKILL, power loss)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(REQUEST_PREFIX):
+            continue
+        try:
+            pid = int(name[len(REQUEST_PREFIX):].split("-", 1)[0])
+            os.kill(pid, 0)
+            continue  # its parent lives: in use
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue  # an old name without a pid, or another user's process
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+
+
 def _run_child(request, cache_dir, what):
-    fd, req_path = tempfile.mkstemp(prefix=".request-", suffix=".json", dir=_onnx_dir(cache_dir))
+    directory = _onnx_dir(cache_dir)
+    _remove_orphan_requests(directory)
+    fd, req_path = tempfile.mkstemp(prefix="{}{}-".format(REQUEST_PREFIX, os.getpid()), suffix=".json",
+                                    dir=directory)
     with os.fdopen(fd, "w") as fh:
         json.dump(request, fh)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edgebench.models.prepare", req_path],
+            # the child dies with this process (PDEATHSIG), so a killed sweep or agent stops the export too
+            [sys.executable, "-m", "edgebench.models.prepare", req_path, str(os.getpid())],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             universal_newlines=True,
         )
-        output, _ = proc.communicate()
+        try:
+            output, _ = proc.communicate()
+        except BaseException:  # Ctrl-C, SIGTERM: the export does not outlive its sweep
+            proc.kill()
+            proc.wait()
+            raise
     finally:
-        os.unlink(req_path)
+        try:
+            os.unlink(req_path)
+        except FileNotFoundError:
+            pass  # the child removed it once read
     result_path = request["result_path"]
-    result = None
-    if os.path.exists(result_path):
-        with open(result_path) as fh:
-            result = json.load(fh)
+    result = read_json(result_path)
     if result is None or proc.returncode != 0 or "error" in result:
         if result and "error" in result:
             os.unlink(result_path)
@@ -169,10 +205,8 @@ def _resolve_zoo(name, cache_dir, weights=None):
     onnx_dir = _onnx_dir(cache_dir)
     stem = os.path.join(onnx_dir, "{}-{}".format(spec.name, key))
     sidecar = stem + ".json"
-    if os.path.exists(sidecar) and os.path.exists(stem + ".onnx"):
-        with open(sidecar) as fh:
-            data = json.load(fh)
-    else:
+    data = read_json(sidecar) if os.path.exists(stem + ".onnx") else None  # a corrupt sidecar is a cache miss
+    if data is None:
         if dist_version("torch") is None:
             raise ModelError(
                 "building zoo model {!r} needs torch and torchvision: pip install 'edgebench[zoo]' "
@@ -222,11 +256,9 @@ def _resolve_onnx(path, cache_dir):
     sidecar = os.path.join(onnx_dir, "user-{}.json".format(sha[:16]))
     stem = os.path.splitext(os.path.basename(path))[0]
     data = None
-    if os.path.exists(sidecar):
-        with open(sidecar) as fh:
-            data = json.load(fh)
-        if data.get("rewritten") and not os.path.exists(data["onnx_path"]):
-            data = None
+    data = read_json(sidecar)  # None when missing or corrupt: prepared again
+    if data is not None and data.get("rewritten") and not os.path.exists(str(data.get("onnx_path"))):
+        data = None
     if data is None:
         data = _run_child(
             {
@@ -337,8 +369,13 @@ def _child_onnx(request):
 
 
 def _child_main(argv):
+    die_with_parent(int(argv[1]) if len(argv) > 1 else None)
     with open(argv[0]) as fh:
         request = json.load(fh)
+    try:
+        os.unlink(argv[0])  # read: nothing is left behind, whatever happens next
+    except OSError:
+        pass
     try:
         if request["kind"] == "zoo":
             result = _child_zoo(request)

@@ -333,11 +333,18 @@ def run_record(args):
 
 # -- analyze -------------------------------------------------------------------------------------
 def analyze_trace(path, threshold=0.99, sampling="instantaneous"):
+    import csv
+
+    from edgebench.errors import UsageError
     from edgebench.power import nyquist
     from edgebench.power.energy import integrate
     from edgebench.power.trace import load_trace
 
-    trace = load_trace(path)
+    try:
+        trace = load_trace(path)
+    except (UnicodeDecodeError, csv.Error) as exc:  # a binary file: not a trace at all
+        raise UsageError("{} is not a text trace CSV ({}); give the t_s,power_w CSV `power record` wrote".format(
+            path, exc))
     result = nyquist.analyze(trace.t_s, trace.power_w, sampling, threshold=threshold)
     energy, covered = integrate(trace.t_s, trace.power_w, trace.t_s[0], trace.t_s[-1], sampling)
     out = {

@@ -1,6 +1,6 @@
 """The sweep's end-of-run summary table (rich)."""
 from edgebench.analysis.points import precision_label
-from edgebench.results.schema import STATUS_CRASHED, STATUS_ERROR, STATUS_OK, STATUS_TIMEOUT
+from edgebench.results.schema import STATUS_CRASHED, STATUS_ERROR, STATUS_KILLED, STATUS_OK, STATUS_TIMEOUT
 
 
 def _fmt(value, spec="{:.2f}", missing="-"):
@@ -72,7 +72,7 @@ def summary_table(rows, title="edgebench sweep"):
             if r.get("stable") == 0:
                 status_text = Text("unstable", style="yellow")
         else:
-            failed = status in (STATUS_CRASHED, STATUS_ERROR, STATUS_TIMEOUT)
+            failed = status in (STATUS_CRASHED, STATUS_ERROR, STATUS_KILLED, STATUS_TIMEOUT)
             status_text = Text(status, style="red" if failed else "magenta")
         cv = r.get("latency_cv")
         cv_text = Text(_fmt(cv * 100 if cv is not None else None, "{:.1f}%"),

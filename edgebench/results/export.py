@@ -16,6 +16,7 @@ import os
 from edgebench import __version__
 from edgebench._files import atomic_write
 from edgebench.results import schema
+from edgebench.results.store import store_error
 
 CSV_NAME = "results.csv"
 JSON_NAME = "results.json"
@@ -42,7 +43,7 @@ def write_csv(path, rows):
         for row in rows:
             writer.writerow(["" if row.get(n) is None else row.get(n) for n in names])
 
-    atomic_write(path, write, mode="w", newline="", encoding="utf-8")
+    _write(path, write, newline="")
 
 
 def write_json(path, schema_version, runs, measurements, accuracy):
@@ -53,8 +54,15 @@ def write_json(path, schema_version, runs, measurements, accuracy):
         "measurements": measurements,
         "accuracy": accuracy,
     }
-    atomic_write(path, lambda fh: json.dump(json_safe(doc), fh, indent=1, allow_nan=False), mode="w",
-                 encoding="utf-8")
+    _write(path, lambda fh: json.dump(json_safe(doc), fh, indent=1, allow_nan=False))
+
+
+def _write(path, write, **open_kwargs):
+    """Write an export atomically; an OS error (full disk, read-only) is one StoreError naming it."""
+    try:
+        atomic_write(path, write, mode="w", encoding="utf-8", **open_kwargs)
+    except OSError as exc:
+        raise store_error(path, exc, what="export")
 
 
 def export_run(store, directory, run_id):

@@ -22,7 +22,8 @@ STATUS_CRASHED = "crashed"  # the worker died (signal, abort) for another reason
 STATUS_TIMEOUT = "timeout"  # the worker did not finish in time and was killed
 STATUS_UNSUPPORTED = "unsupported"  # the backend cannot build this precision/model here
 STATUS_ERROR = "error"  # the model or engine failed with a reported error
-STATUSES = (STATUS_OK, STATUS_OOM, STATUS_CRASHED, STATUS_TIMEOUT, STATUS_UNSUPPORTED, STATUS_ERROR)
+STATUS_KILLED = "killed"  # SIGKILL from outside with no sign of the OOM killer (a user, a supervisor)
+STATUSES = (STATUS_OK, STATUS_OOM, STATUS_CRASHED, STATUS_TIMEOUT, STATUS_UNSUPPORTED, STATUS_ERROR, STATUS_KILLED)
 
 RUN_RUNNING = "running"
 RUN_COMPLETE = "complete"
@@ -59,7 +60,7 @@ MEASUREMENT_COLUMNS = (
     ("fp16_mac_fraction", "REAL", "share of MACs in layers that really ran in reduced precision (0..1)"),
     ("batch_size", "INTEGER NOT NULL", "images per inference call"),
     ("input_shape", "TEXT", "input shape of one image, e.g. 3x224x224"),
-    ("status", "TEXT NOT NULL", "ok | oom | crashed | timeout | unsupported | error"),
+    ("status", "TEXT NOT NULL", "ok | oom | crashed | timeout | unsupported | error | killed"),
     ("error", "TEXT", "one-line reason when status is not ok"),
     ("note", "TEXT", "caveats that apply to an ok point (e.g. fp16 computed in fp32 by the provider)"),
     ("env_key", "TEXT", "fingerprint of the comparable environment (host or board, power mode, clocks, versions)"),

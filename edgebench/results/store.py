@@ -8,6 +8,9 @@ Opening refuses files that are not SQLite, SQLite files that are not edgebench s
 written by a newer edgebench - never touching them. Exports (CSV, JSON) live in
 :mod:`edgebench.results.export`, which reads through this store; the store never imports it.
 """
+import errno
+import fcntl
+import functools
 import json
 import os
 import sqlite3
@@ -22,6 +25,42 @@ from edgebench.results import schema
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+class DiskFullError(StoreError):
+    """The store's filesystem is full. Nothing stored is lost; the same write succeeds once there is space."""
+
+
+def store_error(path, exc, what="results store"):
+    """The one-line StoreError for an sqlite3 or OS error ``exc`` on the store (or an export: ``what``) at
+    ``path``; a full disk is a DiskFullError."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    code = getattr(exc, "errno", None)
+    lowered = text.lower()
+    if code == errno.ENOSPC or "disk is full" in lowered or "no space" in lowered:
+        return DiskFullError("disk full writing {} {}: free space on its filesystem, then run again (every point "
+                             "stored so far is kept)".format(what, path))
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in lowered or "read-only" in lowered:
+        return StoreError("cannot write {} {}: {}; choose a writable --out DIR".format(what, path, text))
+    if "malformed" in lowered or "not a database" in lowered or "encrypted" in lowered:
+        return StoreError("{} {} is damaged ({}); move it away and choose another --out (sqlite3's .recover "
+                          "command may save its rows)".format(what, path, text))
+    if "locked" in lowered or "busy" in lowered:
+        return StoreError("{} {} is locked by another process ({}); wait for it or choose another --out".format(
+            what, path, text))
+    return StoreError("{} {}: {} ({}); check the file and its directory, or choose another --out".format(
+        what, path, text, type(exc).__name__))
+
+
+def _guarded(method):
+    """sqlite3 and OS errors of a store method become one-line StoreErrors naming the store."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            raise store_error(self.path, exc)
+    return wrapper
+
+
 def _create_table_sql(table, columns):
     cols = ",\n  ".join("{} {}".format(name, sqltype) for name, sqltype, _ in columns)
     return "CREATE TABLE {} (\n  {}\n)".format(table, cols)
@@ -33,6 +72,10 @@ def _migrate_0_to_1(conn):
     conn.execute(_create_table_sql("accuracy", schema.ACCURACY_COLUMNS))
     conn.execute("CREATE INDEX measurements_run ON measurements (run_id, point_key)")
     conn.execute("CREATE INDEX accuracy_lookup ON accuracy (model, backend, precision)")
+
+
+_TABLES = (("runs", schema.RUN_COLUMNS), ("measurements", schema.MEASUREMENT_COLUMNS),
+           ("accuracy", schema.ACCURACY_COLUMNS))
 
 
 def _migrate_add_run_uuid(conn):
@@ -83,12 +126,20 @@ class ResultStore(object):
             directory = os.path.dirname(os.path.abspath(self.path))
             if not os.path.isdir(directory):
                 raise StoreError("directory {} does not exist".format(directory))
+        self.conn = None
+        self._run_locks = {}  # run id -> fd holding its lock while this store measures it
         try:
             self.conn = sqlite3.connect(self.path, timeout=30)
             self.conn.row_factory = sqlite3.Row
             self._prepare(exists)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError("cannot open results store {}: {}".format(self.path, exc))
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
+            raise store_error(self.path, exc)
+        except StoreError:
+            self.close()
+            raise
+        if create:
+            self._close_abandoned_runs()
 
     # ------------------------------------------------------------------ opening and migrating
 
@@ -113,10 +164,9 @@ class ResultStore(object):
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         tables = self._tables() - {"sqlite_sequence"}
         if existed and version == 0 and tables:
-            raise StoreError(
-                "{} is an SQLite database but not an edgebench results store (tables: {}); it was left "
-                "untouched".format(self.path, ", ".join(sorted(tables)))
-            )
+            raise self._foreign(tables)
+        if version >= 1 and not self._looks_like_ours():  # checked before anything is written to it
+            raise self._foreign(tables)
         if version > schema.SCHEMA_VERSION:
             raise StoreError(
                 "{} was written by a newer edgebench (schema {} > {}); upgrade edgebench to read it".format(
@@ -130,11 +180,22 @@ class ResultStore(object):
                 self.conn.execute("PRAGMA user_version = {:d}".format(schema.SCHEMA_VERSION))
         self._add_missing_columns()
 
+    def _foreign(self, tables):
+        return StoreError("{} is an SQLite database but not an edgebench results store (tables: {}); it was left "
+                          "untouched - choose another --out".format(self.path, ", ".join(sorted(tables)) or "none"))
+
+    def _looks_like_ours(self):
+        """Every table of the schema is there with every column a row cannot lack (ids, NOT NULL)."""
+        for table, columns in _TABLES:
+            have = set(r[1] for r in self.conn.execute("PRAGMA table_info({})".format(table)))
+            if not have or any(n not in have for n, t, _ in columns if "NOT NULL" in t or "PRIMARY" in t):
+                return False
+        return True
+
     def _add_missing_columns(self):
         """Add the nullable columns a store lacks: new columns are additive and need no version bump
         (older edgebench versions ignore them); ``SCHEMA_VERSION`` moves for changes that are not."""
-        for table, columns in (("runs", schema.RUN_COLUMNS), ("measurements", schema.MEASUREMENT_COLUMNS),
-                               ("accuracy", schema.ACCURACY_COLUMNS)):
+        for table, columns in _TABLES:
             have = set(r[1] for r in self.conn.execute("PRAGMA table_info({})".format(table)))
             missing = [(n, t) for n, t, _ in columns if n not in have and "NOT NULL" not in t and "PRIMARY" not in t]
             if missing:
@@ -143,13 +204,75 @@ class ResultStore(object):
                         self.conn.execute("ALTER TABLE {} ADD COLUMN {} {}".format(table, name, sqltype))
 
     @property
+    @_guarded
     def schema_version(self):
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
     def close(self):
+        for run_id in list(getattr(self, "_run_locks", {})):
+            self._release_run(run_id, remove=False)  # still running: the next writer marks it interrupted
         if getattr(self, "conn", None) is not None:
             self.conn.close()
             self.conn = None
+
+    # ------------------------------------------------------------------ who is measuring a run
+
+    def _run_lock_path(self, run_id):
+        directory, name = os.path.split(os.path.abspath(self.path))
+        return os.path.join(directory, ".{}.run-{:d}.lock".format(name, int(run_id)))
+
+    def _hold_run(self, run_id):
+        """Hold the run's lock (flock) for as long as this process measures it: a run whose lock nobody holds
+        while it says ``running`` belongs to a process that is gone (SIGKILL, power loss)."""
+        if run_id in self._run_locks:
+            return
+        try:
+            fd = os.open(self._run_lock_path(run_id), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError:
+            return  # a read-only directory: the run simply has no lock
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)  # another live process holds it
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, "{}\n".format(os.getpid()).encode("ascii"))
+        self._run_locks[run_id] = fd
+
+    def _release_run(self, run_id, remove=True):
+        fd = self._run_locks.pop(run_id, None)
+        if fd is None:
+            return
+        if remove:
+            try:
+                os.unlink(self._run_lock_path(run_id))
+            except OSError:
+                pass
+        os.close(fd)
+
+    @_guarded
+    def _close_abandoned_runs(self):
+        """Mark ``interrupted`` the running runs whose process is gone: their lock exists and nobody holds it."""
+        for run_id, in self.conn.execute("SELECT id FROM runs WHERE status = ?", (schema.RUN_RUNNING,)).fetchall():
+            path = self._run_lock_path(run_id)
+            try:
+                fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+            except OSError:
+                continue  # no lock: written by an older edgebench, or its directory is read-only; leave it
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its process still measures it
+            finally:
+                os.close(fd)
+            with self.conn:
+                self.conn.execute("UPDATE runs SET status = ?, finished_at = ?, note = ? WHERE id = ? AND status = ?",
+                                  (schema.RUN_INTERRUPTED, utc_now(), "the process measuring this run is gone "
+                                   "(killed or powered off); its stored points are kept", run_id, schema.RUN_RUNNING))
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self
@@ -159,6 +282,7 @@ class ResultStore(object):
 
     # ------------------------------------------------------------------ writing
 
+    @_guarded
     def create_run(self, plan, environment, started_at=None):
         with self.conn:
             cur = self.conn.execute(
@@ -173,21 +297,28 @@ class ResultStore(object):
                     str(uuid.uuid4()),
                 ),
             )
+        self._hold_run(cur.lastrowid)
         return cur.lastrowid
 
+    @_guarded
     def finish_run(self, run_id, status, note=None):
         with self.conn:
             self.conn.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, note = ? WHERE id = ?",
                 (status, utc_now(), note, run_id),
             )
+        if status != schema.RUN_RUNNING:
+            self._release_run(run_id)
 
+    @_guarded
     def reopen_run(self, run_id, note=None):
         """Mark a run as running again (the agent resumes an interrupted job into its own run)."""
         with self.conn:
             self.conn.execute("UPDATE runs SET status = ?, finished_at = NULL, note = ? WHERE id = ?",
                               (schema.RUN_RUNNING, note, run_id))
+        self._hold_run(run_id)
 
+    @_guarded
     def last_measurements(self, columns, limit):
         """The newest ``limit`` measurement rows, newest first, restricted to ``columns``."""
         unknown = set(columns) - set(schema.MEASUREMENT_COLUMN_NAMES)
@@ -197,11 +328,13 @@ class ResultStore(object):
                                 (int(limit),))
         return [dict(r) for r in cur]
 
+    @_guarded
     def set_run_power(self, run_id, power):
         with self.conn:
             self.conn.execute("UPDATE runs SET power_json = ? WHERE id = ?",
                               (json.dumps(power, sort_keys=True), run_id))
 
+    @_guarded
     def add_point(self, run_id, row):
         """Insert one measurement row (dict of schema columns) and commit at once."""
         unknown = set(row) - set(schema.POINT_FIELDS)
@@ -214,6 +347,7 @@ class ResultStore(object):
             cur = self.conn.execute(sql, values)
         return cur.lastrowid
 
+    @_guarded
     def add_latencies(self, measurement_id, run_id, point_key, latencies_ms, warmup_ms=None):
         """Store a point's raw samples (ms per iteration, in timing order) next to its row."""
         warm = None if warmup_ms is None else samples_format.encode(warmup_ms)
@@ -226,6 +360,7 @@ class ResultStore(object):
                  None if warmup_ms is None else len(warmup_ms), None if warm is None else sqlite3.Binary(warm)),
             )
 
+    @_guarded
     def latencies(self, measurement_id):
         """(timed samples, warm-up samples or None) in ms of one point, or None when none were stored."""
         row = self.conn.execute("SELECT * FROM latencies WHERE measurement_id = ?", (measurement_id,)).fetchone()
@@ -235,6 +370,7 @@ class ResultStore(object):
         return (samples_format.decode(row["samples"], row["encoding"]),
                 None if warm is None else samples_format.decode(warm, row["encoding"]))
 
+    @_guarded
     def add_accuracy(self, row):
         row = dict(row)
         row.setdefault("measured_at", utc_now())
@@ -246,13 +382,16 @@ class ResultStore(object):
 
     # ------------------------------------------------------------------ reading
 
+    @_guarded
     def runs(self):
         return [dict(r) for r in self.conn.execute("SELECT * FROM runs ORDER BY id")]
 
+    @_guarded
     def run(self, run_id):
         row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return dict(row) if row else None
 
+    @_guarded
     def measurements(self, run_id=None):
         if run_id is None:
             cur = self.conn.execute("SELECT * FROM measurements ORDER BY id")
@@ -260,11 +399,13 @@ class ResultStore(object):
             cur = self.conn.execute("SELECT * FROM measurements WHERE run_id = ? ORDER BY id", (run_id,))
         return [dict(r) for r in cur]
 
+    @_guarded
     def point_keys(self, run_id):
         """Keys of the points already stored for ``run_id`` (a resumed run measures only the rest)."""
         cur = self.conn.execute("SELECT point_key FROM measurements WHERE run_id = ?", (run_id,))
         return set(r[0] for r in cur)
 
+    @_guarded
     def accuracy(self, model=None, backend=None, precision=None):
         clauses, args = [], []
         for col, val in (("model", model), ("backend", backend), ("precision", precision)):
@@ -274,6 +415,7 @@ class ResultStore(object):
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
         return [dict(r) for r in self.conn.execute("SELECT * FROM accuracy{} ORDER BY id".format(where), args)]
 
+    @_guarded
     def latest_accuracy(self, model, backend, precision, onnx_sha256=None):
         sql = "SELECT * FROM accuracy WHERE model = ? AND backend = ? AND precision = ?"
         args = [model, backend, precision]

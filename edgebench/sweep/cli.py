@@ -1,6 +1,8 @@
 """``edgebench sweep``: measure models x precisions x batch sizes and store every point."""
 import argparse
+import contextlib
 import os
+import signal
 import sys
 
 from edgebench.cliutil import (
@@ -29,7 +31,7 @@ def add_plan_arguments(parser):
     from edgebench.calibration.trt_calibrator import TRT_ALGORITHMS
     from edgebench.engines import CHOICES
     from edgebench.engines.cuda_api import CHOICES as CUDA_APIS
-    from edgebench.sweep.plan import default
+    from edgebench.sweep.plan import CALIB_ALGORITHMS, default
 
     models = parser.add_argument_group("what to measure")
     models.add_argument("--models", action="append", metavar="NAME[,NAME...]",
@@ -50,7 +52,7 @@ def add_plan_arguments(parser):
     calib.add_argument("--calib-images", type=positive_int, default=default("calib_images"), metavar="N",
                        help="calibration images to use (default %(default)s)")
     calib.add_argument("--calib-algorithm", default=default("calib_algorithm"),
-                       choices=("minmax", "entropy", "percentile"),
+                       choices=CALIB_ALGORITHMS,
                        help="ONNX Runtime calibration method (default %(default)s)")
     calib.add_argument("--trt-calib-algorithm", choices=tuple(TRT_ALGORITHMS),
                        help="TensorRT calibrator (default entropy2, TensorRT's recommended one)")
@@ -130,14 +132,9 @@ def register(subparsers):
 
 def plan_from_args(args):
     from edgebench.models import DEFAULT_MODELS, default_cache_dir
-    from edgebench.sweep.plan import SweepPlan
+    from edgebench.sweep.plan import SweepPlan, models_from_flags
 
-    models = []
-    for group in args.models or []:
-        models.extend(m.strip() for m in group.split(",") if m.strip())
-    models.extend(args.model or [])
-    if not models:
-        models = list(DEFAULT_MODELS)
+    models = models_from_flags(args.models, args.model, DEFAULT_MODELS)
     plan = SweepPlan(
         models=models,
         weights=args.weights,
@@ -182,7 +179,7 @@ def plan_from_args(args):
 def run(args):
     from edgebench.cliutil import console
     from edgebench.results.schema import RUN_INTERRUPTED
-    from edgebench.results.store import ResultStore
+    from edgebench.results.store import ResultStore, store_error
     from edgebench.sweep import preflight
     from edgebench.sweep.session import SweepSession
 
@@ -204,8 +201,11 @@ def run(args):
     prepared = preflight.prepare_models(plan, say)
     preflight.power_mode_for(plan)  # can it be switched here at all? (the session switches it)
     power = preflight.open_power(plan)
-    os.makedirs(out, exist_ok=True)
-    with ResultStore(db_path) as store:
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:  # under /proc, read-only, full, no permission: one line, exit 2
+        raise store_error(db_path, exc)
+    with ResultStore(db_path) as store, _sigterm_as_interrupt() as terminated:
         session = SweepSession(plan, backend, prepared, store, power=power,
                                refuse_other_environment=not args.force, say=say, on_note=warn, export_dir=out)
         try:
@@ -213,9 +213,10 @@ def run(args):
                 _run_with_progress(session, err)
         except KeyboardInterrupt:
             pass
+        stopped_status = 143 if terminated else 130  # 128 + the signal, as shells report it
         if session.run_id is None:
             err.print("interrupted before the first point; nothing stored", style="yellow")
-            return 130
+            return stopped_status
         stored = store.measurements(session.run_id)
     run_id, status = session.run_id, session.status
     if status == RUN_INTERRUPTED:
@@ -229,7 +230,30 @@ def run(args):
         emit_json(doc)
     else:
         _print_summary(stored, run_id, out)
-    return 130 if status == RUN_INTERRUPTED else 0
+    return stopped_status if status == RUN_INTERRUPTED else 0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a sweep: handled exactly as Ctrl-C (the run is interrupted, its exports written)."""
+
+    run_note = "stopped by SIGTERM"
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While the sweep runs, SIGTERM raises :class:`Terminated`; yields a list that is non-empty after one."""
+    seen = []
+
+    def on_term(signum, frame):
+        if not seen:
+            seen.append(signum)
+            raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _write_report(directory, rows, err):

@@ -2,8 +2,8 @@
 
 ``run_worker(job)`` starts ``python -m edgebench.sweep.worker`` in its own session, sends the job
 as JSON on stdin, reads the JSON result from a dedicated pipe (stdout stays free for libraries that
-print), and classifies a death without a result: killed by SIGKILL (the kernel's OOM killer, or the
-address-space limit), aborted on a failed allocation, or crashed.
+print), and classifies a death without a result: killed by the kernel's OOM killer (only with evidence:
+:mod:`edgebench.sweep.oom`), killed by SIGKILL from outside, aborted on a failed allocation, or crashed.
 
 ``Sweep`` turns a validated plan into stored measurement rows; the caller owns the store and the
 progress display (callbacks), so the CLI and the agent share it.
@@ -21,6 +21,7 @@ import time
 from edgebench._helpers import is_oom_text, signal_name, utc_now
 from edgebench.engines.base import EngineOptions, EngineSpec
 from edgebench.results import schema
+from edgebench.sweep import oom
 from edgebench.sweep.protocol import ProtocolError, WorkerJob, WorkerResult
 
 WORKER_MODULE = "edgebench.sweep.worker"  # run as python -m; the agent finds its workers by it
@@ -43,18 +44,21 @@ def _worker_env(memory_limit_mb):
     return env
 
 
-def classify_death(returncode, stderr_text, memory_limit_mb):
-    """(status, error) for a worker that exited without writing a result."""
+def classify_death(returncode, stderr_text, memory_limit_mb, oom_evidence=None):
+    """(status, error) for a worker that exited without writing a result (``oom_evidence``: what shows
+    the kernel's OOM killer killed it, from :func:`edgebench.sweep.oom.evidence`)."""
     oom_text = is_oom_text(stderr_text)
     tail = _tail(stderr_text)
+    last = "; last output: " + tail if tail else ""
     if returncode is not None and returncode < 0:
         name = signal_name(-returncode)
+        if -returncode == signal.SIGKILL and oom_evidence:
+            return schema.STATUS_OOM, "worker killed by the kernel's out-of-memory killer ({}){}".format(
+                oom_evidence, last)
         if -returncode == signal.SIGKILL:
-            return (
-                schema.STATUS_OOM,
-                "worker killed by SIGKILL: most likely the kernel's out-of-memory killer" + (
-                    "; last output: " + tail if tail else ""),
-            )
+            return schema.STATUS_KILLED, ("worker killed by SIGKILL with no sign of the out-of-memory killer (its "
+                                          "counters and the kernel log say nothing): a user, a supervisor or a "
+                                          "watchdog killed it" + last)
         if oom_text:
             return schema.STATUS_OOM, "worker died from {} after a failed allocation: {}".format(name, tail)
         return schema.STATUS_CRASHED, "worker died from {}{}".format(name, ": " + tail if tail else "")
@@ -72,6 +76,7 @@ def run_worker(job, timeout_s=None, on_start=None):
         job = WorkerJob.from_json(json.dumps(job))
     rfd, wfd = os.pipe()
     stderr_file = tempfile.TemporaryFile()
+    oom_before = oom.kill_counts()
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE, "--result-fd", str(wfd),
@@ -134,7 +139,8 @@ def run_worker(job, timeout_s=None, on_start=None):
         except ProtocolError as exc:
             if "schema does not know" in str(exc):  # a bug of ours: say so instead of dropping columns
                 return WorkerResult.failed(schema.STATUS_ERROR, "worker protocol: {}".format(exc))
-    status, error = classify_death(proc.returncode, stderr_text, job.memory_limit_mb)
+    evidence = oom.evidence(proc.pid, oom_before) if proc.returncode == -signal.SIGKILL else None
+    status, error = classify_death(proc.returncode, stderr_text, job.memory_limit_mb, evidence)
     return WorkerResult.failed(status, error)
 
 

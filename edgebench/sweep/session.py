@@ -181,7 +181,7 @@ class SweepSession(object):
         if exc_type is None:
             return schema.RUN_COMPLETE, None
         if issubclass(exc_type, KeyboardInterrupt):
-            return schema.RUN_INTERRUPTED, "interrupted by the user (Ctrl-C)"
+            return schema.RUN_INTERRUPTED, getattr(exc, "run_note", "interrupted by the user (Ctrl-C)")
         if isinstance(exc, SweepStopped):
             return schema.RUN_INTERRUPTED, exc.run_note
         if isinstance(exc, EdgebenchError):

@@ -22,28 +22,11 @@ import os
 import sys
 import time
 
+from edgebench._helpers import die_with_parent as _set_parent_death_signal
 from edgebench._helpers import first_line, is_oom_text
 from edgebench.results import schema
 
 EXIT_OK = 0
-
-
-def _set_parent_death_signal(parent_pid=None):
-    """Die with the parent (Linux prctl PR_SET_PDEATHSIG) so no orphan keeps a board busy.
-
-    The signal only covers a parent that dies after the prctl call; if it died before (the worker
-    was reparented already), exit now.
-    """
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except Exception:  # not Linux or no libc: the parent still kills us on exit
-        pass
-    if parent_pid and os.getppid() != parent_pid:
-        os._exit(1)
 
 
 def _apply_memory_limit(limit_mb):

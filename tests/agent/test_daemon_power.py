@@ -9,13 +9,6 @@ from cli_helpers import edgebench_json
 SIM = "sim://?idle_w=1.3&active_w=13.1"
 
 
-@pytest.fixture
-def state_dir():
-    path = ap.short_state_dir()
-    yield path
-    ap.cleanup(path)
-
-
 def test_live_power_while_idle_and_job_power_in_the_rows(state_dir, fake_root, tiny_onnx):
     with open(os.path.join(fake_root, "proc", "stat"), "w") as fh:  # frozen CPU counters: idle
         fh.write("cpu  100 0 100 1000 0 0 0 0 0 0\n")

@@ -6,6 +6,7 @@ import selectors
 import socket
 import stat
 import threading
+import time
 
 import pytest
 
@@ -27,6 +28,7 @@ class LoopThread(object):
         while not self.stop.is_set():
             for key, mask in self.selector.select(0.05):
                 key.data(key.fileobj, mask)
+            self.server.close_idle()  # as the agent's tick does
 
     def close(self):
         self.stop.set()
@@ -198,3 +200,108 @@ def test_idle_connections_are_dropped(server):
     replies, closed = _read_lines(sock)
     sock.close()
     assert closed and server.server.connections == {}
+
+
+# ---------------------------------------------------------------------- hostile clients (issue 13)
+
+@pytest.fixture
+def make_server(tmp_path):
+    """``make_server(handler, **server_options)`` -> a running LoopThread, closed after the test."""
+    loops = []
+
+    def make(handler_, **kw):
+        loops.append(LoopThread(str(tmp_path / "agent.sock"), handler_, **kw))
+        return loops[-1]
+
+    yield make
+    for loop in loops:
+        loop.close()
+
+def _wait_closed(sock, keep_sending=None, timeout_s=20.0):
+    """True once the server has closed ``sock`` (sending ``keep_sending`` meanwhile), False on timeout."""
+    sock.settimeout(0.1)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if keep_sending:
+                sock.send(keep_sending)
+            if sock.recv(65536) == b"":
+                return True
+        except socket.timeout:
+            continue
+        except OSError:  # EPIPE / ECONNRESET: closed
+            return True
+    return False
+
+
+def test_deeply_nested_line_gets_an_error_reply_and_the_server_goes_on(make_server):
+    loop = make_server(handler)  # the real 64 KB cap: 3 KB of "[" fits
+    sock = _connect(loop.server.path)
+    sock.sendall(b"[" * 3000 + b"\n")
+    replies, closed = _read_lines(sock)
+    sock.close()
+    assert closed and not replies[0]["ok"] and "nested" in replies[0]["error"]
+    assert protocol.request(loop.server.path, {"cmd": "echo", "value": 2})["echo"] == 2
+
+
+def _big_reply_handler(request, peer):
+    return {"pad": "x" * 4000}
+
+
+def test_client_that_does_not_read_its_replies_is_not_read_from(make_server):
+    loop = make_server(_big_reply_handler)
+    sock = _connect(loop.server.path)
+    sock.setblocking(False)
+    line = b'{"cmd":"status"}\n'
+    backlog, sent, blocked = [], 0, 0
+    try:
+        while sent < 40000 * len(line) and blocked < 100:
+            try:
+                sent += sock.send(line)
+            except BlockingIOError:
+                blocked += 1  # the kernel buffers are full: the server stopped reading
+                time.sleep(0.01)
+            for conn in list(loop.server.connections.values()):
+                backlog.append(len(conn.outbuf) + len(conn.inbuf))
+        assert blocked == 100
+        assert max(backlog) < protocol.OUTPUT_SOFT_CAP_BYTES + 2 * 65536
+        assert protocol.request(loop.server.path, {"cmd": "status"})["ok"]
+    finally:
+        sock.close()
+
+
+def test_client_whose_backlog_passes_the_hard_cap_is_dropped(make_server, monkeypatch):
+    monkeypatch.setattr(protocol, "OUTPUT_HARD_CAP_BYTES", 1000)
+    loop = make_server(_big_reply_handler)
+    sock = _connect(loop.server.path)
+    sock.sendall(b'{"cmd":"status"}\n' * 10)
+    assert _wait_closed(sock)
+    assert loop.server.connections == {}
+
+
+def test_client_trickling_bytes_without_a_request_is_dropped(make_server):
+    loop = make_server(handler, idle_timeout_s=0.5)
+    sock = _connect(loop.server.path)
+    assert _wait_closed(sock, keep_sending=b" ")  # a byte every 0.1 s is no progress
+
+
+def test_a_client_that_keeps_asking_is_not_idle(make_server):
+    loop = make_server(handler, idle_timeout_s=0.5)
+    sock = _connect(loop.server.path)
+    for value in range(12):  # 1.2 s of requests every 0.1 s
+        sock.sendall(json.dumps({"cmd": "echo", "value": value}).encode() + b"\n")
+        assert json.loads(sock.makefile("rb").readline())["echo"] == value
+        time.sleep(0.1)
+    sock.close()
+
+
+def test_new_client_displaces_the_longest_idle_one_when_every_slot_is_taken(make_server):
+    loop = make_server(handler, max_connections=4)
+    squatters = [_connect(loop.server.path) for _ in range(4)]
+    for sock in squatters:
+        sock.send(b" ")
+    reply = protocol.request(loop.server.path, {"cmd": "echo", "value": 5})
+    assert reply["ok"] and reply["echo"] == 5
+    assert _wait_closed(squatters[0])
+    for sock in squatters:
+        sock.close()

@@ -10,13 +10,6 @@ from edgebench.agent.spool import Spool
 
 
 @pytest.fixture
-def state_dir():
-    path = ap.short_state_dir()
-    yield path
-    ap.cleanup(path)
-
-
-@pytest.fixture
 def agent(state_dir, fake_root):
     procs = []
 

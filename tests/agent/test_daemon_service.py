@@ -125,3 +125,21 @@ def test_systemd_analyze_verify_accepts_the_installed_unit(tmp_path):
     relevant = [ln for ln in output.splitlines() if "edgebench-agent.service" in ln]
     assert proc.returncode == 0, output
     assert not [ln for ln in relevant if "Unknown" in ln or "ignoring" in ln or "not executable" in ln], relevant
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_analyze_security_scores_the_unit_at_most_3_4(tmp_path):
+    import re
+
+    unit = tmp_path / "edgebench-agent.service"
+    unit.write_text(render_unit(sys.executable))
+    proc = subprocess.Popen(["systemd-analyze", "security", "--offline=yes", str(unit)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, encoding="utf-8", errors="replace", cwd=str(tmp_path))
+    output, _ = proc.communicate(timeout=120)
+    if "--offline" in output and "unrecognized" in output:
+        pytest.skip("this systemd-analyze has no --offline (systemd < 250)")
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d)", output)
+    assert match, output
+    assert float(match.group(1)) <= 3.4, output
+    for setting in ("PrivateMounts=", "RemoveIPC="):
+        assert not [ln for ln in output.splitlines() if ln.startswith("\u2717 " + setting)], output

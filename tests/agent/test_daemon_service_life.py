@@ -13,13 +13,6 @@ from edgebench.agent import protocol
 
 
 @pytest.fixture
-def state_dir():
-    path = ap.short_state_dir()
-    yield path
-    ap.cleanup(path)
-
-
-@pytest.fixture
 def agents():
     procs = []
     yield procs
@@ -112,7 +105,7 @@ def test_malformed_job_file_fails_with_reason_and_the_agent_keeps_serving(state_
     ap.wait_for(lambda: ap.job_dirs(state_dir, "failed"), 30, 0.05, "the broken file to be rejected")
     [bad_id] = ap.job_dirs(state_dir, "failed")
     state = ap.job_state(state_dir, "failed", bad_id)
-    assert state["status"] == "failed" and "broken.json is not valid JSON" in state["reason"]
+    assert state["status"] == "failed" and "broken.json: not valid JSON" in state["reason"]
     assert "job file rejected" in agent.log()
 
     # a plan that parses but cannot run: rejected at submit, over the socket

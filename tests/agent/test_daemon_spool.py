@@ -138,3 +138,69 @@ def test_records_limit_keeps_newest_finished(spool):
         spool.cancel_queued("incoming", job_id)
     assert [r["id"] for r in spool.records(limit=2)] == ids[-2:]
     assert spoolmod.plan_points({"models": ["a", "b"], "batch_sizes": [1, 2]}) == 4
+
+
+# ---------------------------------------------------------------------- hostile spool files (issue 13)
+
+NESTED = "[" * 3000  # 3 KB: under every size limit, deeper than the parser recurses
+
+
+def test_deeply_nested_dropped_file_is_rejected_not_raised(spool, tmp_path):
+    (tmp_path / "state/spool/incoming/deep.json").write_text(NESTED)
+    [(job_id, reason)] = spool.adopt_dropped()
+    assert reason.startswith("deep.json: not valid JSON") and "nested" in reason
+    assert spool.ids("failed") == [job_id]
+
+
+def test_deeply_nested_job_json_reads_as_no_job(spool):
+    job_id = spool.submit(dict(PLAN))
+    with open(os.path.join(spool.path("incoming", job_id), "job.json"), "w") as fh:
+        fh.write(NESTED)
+    assert spool.read_job("incoming", job_id) is None
+
+
+def test_symlinked_job_directory_is_not_a_job_and_its_target_is_untouched(spool, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "job.json").write_text(json.dumps({"id": "x", "plan": PLAN}))
+    (outside / "state.json").write_text("{}")
+    os.symlink(str(outside), os.path.join(spool.path("incoming"), "20990101-000000-000000"))
+    [(job_id, reason)] = spool.adopt_dropped()
+    assert "is a symbolic link" in reason and spool.ids("failed") == [job_id]
+    assert spool.ids("incoming") == [] and os.listdir(spool.path("incoming")) == []
+    assert (outside / "state.json").read_text() == "{}" and sorted(os.listdir(str(outside))) == [
+        "job.json", "state.json"]
+
+
+def test_symlinked_plan_file_is_refused_unread(spool, tmp_path):
+    target = tmp_path / "plan.json"
+    target.write_text(json.dumps(PLAN))
+    os.symlink(str(target), os.path.join(spool.path("incoming"), "linked.json"))
+    [(job_id, reason)] = spool.adopt_dropped()
+    assert reason.startswith("linked.json: it is a symbolic link")
+    assert target.read_text() == json.dumps(PLAN)
+
+
+def test_fifo_in_incoming_is_refused_without_blocking(spool):
+    os.mkfifo(os.path.join(spool.path("incoming"), "pipe.json"))
+    [(job_id, reason)] = spool.adopt_dropped()
+    assert reason.startswith("pipe.json: it is a FIFO")
+
+
+def test_symlinked_job_json_is_not_followed(spool, tmp_path):
+    target = tmp_path / "elsewhere.json"
+    target.write_text(json.dumps({"id": "x", "plan": PLAN}))
+    job_id = spool.submit(dict(PLAN))
+    job_json = os.path.join(spool.path("incoming", job_id), "job.json")
+    os.unlink(job_json)
+    os.symlink(str(target), job_json)
+    assert spool.read_job("incoming", job_id) is None
+
+
+def test_oversized_dropped_file_is_refused_with_a_plain_reason_and_not_kept(spool, tmp_path, monkeypatch):
+    monkeypatch.setattr(spoolmod, "MAX_JOB_FILE_BYTES", 1000)
+    (tmp_path / "state/spool/incoming/big.json").write_text(json.dumps({"models": ["m"], "pad": "x" * 2000}))
+    [(job_id, reason)] = spool.adopt_dropped()
+    assert reason.startswith("big.json: it is ") and "bytes, more than the 1000 a job file may have" in reason
+    assert "is the file" not in reason
+    assert not os.path.exists(os.path.join(spool.path("failed", job_id), "submitted.json"))

@@ -79,3 +79,14 @@ def test_a_store_export_holds_every_run(tmp_path):
         assert [r["model"] for r in csv.DictReader(fh)] == ["a", "b"]
     doc = json.loads((tmp_path / "results.json").read_text())
     assert [r["id"] for r in doc["runs"]] == [first, second]
+
+
+def test_an_export_that_cannot_be_written_is_one_store_error_naming_it(tmp_path):
+    import pytest
+
+    from edgebench.errors import StoreError
+
+    with ResultStore(str(tmp_path / "results.db")) as store:
+        with pytest.raises(StoreError) as info:
+            export_store(store, str(tmp_path / "missing" / "dir"))
+    assert "export {}".format(tmp_path / "missing" / "dir" / "results.csv") in str(info.value)

@@ -101,3 +101,60 @@ def test_a_store_missing_newer_nullable_columns_gains_them_on_open(tmp_path):
     store = ResultStore(path)
     store.add_point(store.create_run({}, {}), _row(per_image_ms=2.0))
     assert store.measurements()[0]["per_image_ms"] == 2.0
+
+
+# ---------------------------------------------------------------------- store errors are user errors (issue 13)
+
+def test_a_foreign_sqlite_file_with_our_table_names_is_refused_unaltered(tmp_path):
+    path = tmp_path / "results.db"
+    conn = sqlite3.connect(str(path))
+    conn.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, title TEXT)")
+    conn.execute("CREATE TABLE measurements (id INTEGER PRIMARY KEY, value REAL)")
+    conn.execute("PRAGMA user_version = {:d}".format(schema.SCHEMA_VERSION))
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as info:
+        ResultStore(str(path))
+    assert "not an edgebench results store" in str(info.value) and "measurements, runs" in str(info.value)
+    assert path.read_bytes() == before
+
+
+def _damage(path):
+    data = bytearray(path.read_bytes())
+    for i in range(4096, len(data)):  # every page but the header page
+        data[i] = (data[i] * 7 + 13) & 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_store_with_malformed_pages_is_one_store_error_naming_it(tmp_path):
+    path = tmp_path / "results.db"
+    store = ResultStore(str(path))
+    store.add_point(store.create_run({}, {}), _row())
+    store.close()
+    _damage(path)
+    with pytest.raises(StoreError) as info:
+        with ResultStore(str(path)) as again:
+            again.runs()
+    assert "is damaged" in str(info.value) and str(path) in str(info.value)
+
+
+def test_an_sqlite_error_while_writing_becomes_a_store_error(tmp_path):
+    path = str(tmp_path / "results.db")
+    store = ResultStore(path)
+    store.conn.execute("PRAGMA query_only = 1")  # SQLite refuses every write: "attempt to write a readonly database"
+    with pytest.raises(StoreError) as info:
+        store.create_run({}, {})
+    assert "cannot write results store {}".format(path) in str(info.value)
+
+
+@pytest.mark.parametrize("text, kind, words", [
+    ("database or disk is full", "DiskFullError", "disk full writing results store"),
+    ("attempt to write a readonly database", "StoreError", "choose a writable --out"),
+    ("database is locked", "StoreError", "locked by another process"),
+])
+def test_sqlite_error_texts_map_to_one_line_with_the_remedy(text, kind, words):
+    from edgebench.results.store import store_error
+
+    err = store_error("/x/results.db", sqlite3.OperationalError(text))
+    assert type(err).__name__ == kind and words in str(err) and "/x/results.db" in str(err)

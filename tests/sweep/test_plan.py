@@ -105,3 +105,57 @@ def test_a_plan_flag_for_tensorrt_is_refused_on_onnxruntime():
 
     with pytest.raises(UsageError, match="apply to TensorRT backends only"):
         check_backend(SweepPlan(models=["a"], backend="onnxruntime", tf32=False).validate())
+
+
+# ---------------------------------------------------------------------- one validator (issue 13)
+
+def test_a_model_named_twice_is_measured_once():
+    plan = SweepPlan(models=["squeezenet1_1", "resnet18", "squeezenet1_1"], batch_sizes=[1, 2]).validate()
+    assert plan.models == ["squeezenet1_1", "resnet18"]
+    keys = [(m, p, b) for m, p, b in plan.points()]
+    assert len(keys) == len(set(keys)) == 4
+
+
+def test_an_onnx_file_given_twice_is_measured_once():
+    assert SweepPlan(models=["a.onnx", "a.onnx"]).validate().models == ["a.onnx"]
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("point_timeout_s", "abc", "point_timeout_s must be a finite number"),
+    ("duration_s", float("inf"), "duration_s must be a finite number"),
+    ("max_duration_s", float("inf"), "max_duration_s must be a finite number"),
+    ("idle_s", float("nan"), "idle_s must be a finite number"),
+    ("point_timeout_s", 0, "--point-timeout"),
+    ("threads", 100000, "--threads must be a whole number from 1 to 1024"),
+    ("iterations", True, "iterations must be a whole number"),
+    ("batch_sizes", 4, "batch_sizes must be a list"),
+    ("batch_sizes", [], "no batch sizes"),
+    ("models", "resnet18", "models must be a list"),
+    ("models", [["resnet18"]], "models must be a list of text"),
+    ("precisions", [{"a": 1}], "precisions must be a list of text"),
+    ("backend", 3, "backend must be text"),
+    ("weights", "a\x00b", "no NUL"),
+    ("calib_algorithm", "magic", "--calib-algorithm must be one of"),
+    ("tf32", "yes", "tf32 must be true or false"),
+    ("duration_s", 1e300, "--duration"),
+])
+def test_loosely_typed_or_unbounded_field_is_one_clear_line(field, value, words):
+    data = {"models": ["m"], field: value}
+    with pytest.raises(UsageError) as info:
+        SweepPlan.from_dict(data)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("groups", [[","], [""], [" , "]])
+def test_models_flag_naming_nothing_is_refused_not_the_default_set(groups):
+    from edgebench.sweep.plan import models_from_flags
+
+    with pytest.raises(UsageError) as info:
+        models_from_flags(groups, None, ["resnet18"])
+    assert "names no model" in str(info.value)
+
+
+def test_no_models_flag_means_the_default_set():
+    from edgebench.sweep.plan import models_from_flags
+
+    assert models_from_flags(None, None, ("resnet18", "vgg16")) == ["resnet18", "vgg16"]

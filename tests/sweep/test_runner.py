@@ -78,9 +78,14 @@ def test_worker_that_never_answers_times_out(tiny_onnx, cache_dir):
     assert result["status"] == "timeout"
 
 
-def test_sigkill_without_a_result_is_classified_as_oom():
+def test_sigkill_without_evidence_of_the_oom_killer_is_killed_not_oom():
     status, error = classify_death(-signal.SIGKILL, "", None)
-    assert status == "oom" and "out-of-memory killer" in error
+    assert status == "killed" and "no sign of the out-of-memory killer" in error
+
+
+def test_sigkill_with_evidence_of_the_oom_killer_is_oom_and_says_why():
+    status, error = classify_death(-signal.SIGKILL, "", None, "/proc/vmstat oom_kill rose from 3 to 4 while it ran")
+    assert status == "oom" and "oom_kill rose from 3 to 4" in error
 
 
 def test_segfault_is_classified_as_crashed_with_the_signal_name():
