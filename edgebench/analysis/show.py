@@ -1,6 +1,6 @@
 """``edgebench show RESULTS POINT``: one point's raw latencies - distribution, timeline, warm-up drift.
 
-Reads the ``latencies`` side table of a results.db (schema 2) read-only, recomputes the statistics
+Reads the ``latencies`` side table of a results.db (schema 3) read-only, recomputes the statistics
 from the stored float32 samples and says whether they reproduce the stored ones exactly.
 """
 import os
@@ -117,7 +117,7 @@ def show_point(path, point):
     if matches > 1:
         doc["note"] = "measured {} times; showing the latest (id {})".format(matches, row["id"])
     if stored is None:
-        why = ("this store predates raw samples (results schema 2): re-run the sweep to keep them"
+        why = ("this store predates raw samples (results schema 3): re-run the sweep to keep them"
                if "latencies" not in tables else
                "the point has no raw samples (status {}; only ok points are timed)".format(row["status"]))
         raise UsageError("{}: {}".format(row["point_key"], why))

@@ -156,7 +156,7 @@ ACCURACY_COLUMNS = (
 )
 ACCURACY_COLUMN_NAMES = tuple(name for name, _, _ in ACCURACY_COLUMNS)
 
-# Raw samples of a point (schema 2), one row per ok measurement; a side table so that the
+# Raw samples of a point (schema 3), one row per ok measurement; a side table so that the
 # measurements table, its CSV export and older readers stay as they were.
 LATENCY_COLUMNS = (
     ("measurement_id", "INTEGER PRIMARY KEY", "the point these samples belong to (measurements.id)"),
