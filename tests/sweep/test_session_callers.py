@@ -12,6 +12,16 @@ DESCRIPTIVE = ("point_key", "model", "model_source", "family", "onnx_sha256", "b
                "params", "macs", "gops", "threads", "iterations", "power_source", "simulated")
 
 
+# Filled or not by what was measured, not by who ran the sweep: a verdict on an unstable point, gaps
+# in the power window. (--duration 0.3 gives every point's power window hundreds of samples, so the
+# power figures themselves are always there.)
+NOISE_DEPENDENT = ("id", "run_id", "stability_note", "power_flags")
+
+
+def _filled(row):
+    return set(k for k, v in row.items() if v is not None and k not in NOISE_DEPENDENT)
+
+
 def _rows(db):
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
@@ -42,14 +52,14 @@ def test_the_cli_and_the_agent_store_the_same_columns_for_one_plan(state_dir, fa
                                                                  tmp_path):
     plan = ["--model", tiny_onnx, "--batches", "1,2", "--engine", "fp32,fp16", "--threads", "1",
             "--power", "sim://?idle_w=1.3&active_w=13.1&cpu=tree", "--idle-seconds", "0.2",
-            "--duration", "0", "--iterations", "3", "--warmup-ms", "0", "--root", fake_root]
+            "--duration", "0.3", "--iterations", "3", "--warmup-ms", "0", "--root", fake_root]
     edgebench_json("sweep", *plan, "--out", tmp_path / "cli", "--json")
     _through_the_agent(state_dir, fake_root, plan)
     cli, job = _rows(str(tmp_path / "cli" / "results.db")), _rows(state_dir + "/results.db")
     assert len(cli) == len(job) == 4
     assert [dict((c, r[c]) for c in DESCRIPTIVE) for r in cli] == [dict((c, r[c]) for c in DESCRIPTIVE) for r in job]
-    filled = [sorted(k for k, v in r.items() if v is not None and k not in ("id", "run_id")) for r in cli]
-    assert filled == [sorted(k for k, v in r.items() if v is not None and k not in ("id", "run_id")) for r in job]
+    for c, j in zip(cli, job):  # the same columns are filled, except those the measured noise decides
+        assert _filled(c) ^ _filled(j) == set(), c["point_key"]
 
 
 def test_both_callers_write_the_export_of_their_own_run(state_dir, fake_root, tiny_onnx, cache_dir, tmp_path):
