@@ -247,3 +247,22 @@ def test_the_recorder_sees_an_event_inside_a_window(tmp_path, tiny_onnx, cache_d
     window = json.loads(raw.decode("utf-8"))
     start_t = [t for pid, t in recorder.other_starts if pid == started.pid][0]
     assert window["window_start_s"] <= start_t <= window["window_end_s"]
+
+
+def test_the_fresh_worker_flag_reaches_the_plan():
+    import argparse
+
+    from edgebench.sweep.cli import add_plan_arguments, plan_from_args
+
+    parser = argparse.ArgumentParser()
+    add_plan_arguments(parser)
+    flags = ["--models", "resnet18"]
+    assert plan_from_args(parser.parse_args(flags + ["--fresh-worker"])).fresh_worker is True
+    assert plan_from_args(parser.parse_args(flags)).fresh_worker is False
+
+
+def test_a_plan_file_with_a_non_boolean_fresh_worker_is_refused():
+    from edgebench.errors import UsageError
+
+    with pytest.raises(UsageError, match="fresh_worker must be true or false"):
+        SweepPlan(models=["m"], fresh_worker="yes").validate()
