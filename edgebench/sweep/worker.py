@@ -129,9 +129,14 @@ def prepare_engine(job):
     return result
 
 
-def measure(job):
+def measure(job, start_rss_mb=None):
     """Measure one point (a WorkerJob) in this process; return the flat result dict (never raises for
-    engine errors)."""
+    engine errors).
+
+    ``start_rss_mb`` (a reused worker: the RSS it had before its first point) keeps the baselines what a
+    fresh worker reads: ``baseline_rss_mb`` is that start-up RSS, and ``system_used_before_mb`` is the
+    system reading less what this worker holds above it (the backend's imports, the freed engine's
+    leftovers), so ``system_used_peak_mb - system_used_before_mb`` means the same in both modes."""
     from edgebench.engines import get_backend
     from edgebench.engines.base import EngineSpec
     from edgebench.platform.cpuload import OtherLoad
@@ -140,8 +145,14 @@ def measure(job):
 
     root = job.root
     result = {"memory_limit_mb": job.memory_limit_mb}
-    result["baseline_rss_mb"] = read_process_memory()["rss_mb"]
-    result["system_used_before_mb"] = system_used_mb(root)[0]
+    rss_mb = read_process_memory()["rss_mb"]
+    before_mb = system_used_mb(root)[0]
+    if start_rss_mb is not None and rss_mb is not None:
+        if before_mb is not None:
+            before_mb -= max(0.0, rss_mb - start_rss_mb)
+        rss_mb = start_rss_mb
+    result["baseline_rss_mb"] = rss_mb
+    result["system_used_before_mb"] = before_mb
     spec = EngineSpec.from_dict(job.engine)
     session = None
     try:
@@ -193,10 +204,10 @@ def measure(job):
     return result
 
 
-def _run_job(job):
+def _run_job(job, start_rss_mb=None):
     """One job's flat result dict; never raises (a failure is a status)."""
     try:
-        return prepare_engine(job) if job.build_only else measure(job)
+        return prepare_engine(job) if job.build_only else measure(job, start_rss_mb)
     except MemoryError:
         return {"status": schema.STATUS_OOM, "error": "out of memory while starting the worker"}
     except Exception as exc:  # e.g. an ImportError because a shared library could not be mapped
@@ -239,6 +250,7 @@ def main(argv=None):
 
     out = os.fdopen(args.result_fd, "wb")
     limited = False
+    start_rss_mb = None  # the first point's baseline RSS: what a fresh worker has before its engine
     reusable = reset_peak_rss()  # at start-up VmHWM is the current RSS anyway: this only asks the kernel
     try:
         for line in sys.stdin:
@@ -248,7 +260,9 @@ def main(argv=None):
             if job.memory_limit_mb and not limited:
                 _apply_memory_limit(job.memory_limit_mb)
                 limited = True
-            result = _run_job(job)
+            result = _run_job(job, start_rss_mb)
+            if start_rss_mb is None:
+                start_rss_mb = result.get("baseline_rss_mb")
             result["worker_reusable"] = reusable
             # one line: json.dumps escapes newlines inside strings; the parent checks it (WorkerResult.from_json)
             out.write(json.dumps(result, allow_nan=True).encode("utf-8") + b"\n")

@@ -85,6 +85,15 @@ def _sweep(tmp_path, plan, recorder=None, points=None):
         return sweep.run(), sweep
 
 
+def _in_one_worker(*jobs):
+    """Each job's result, all measured by one WorkerProcess."""
+    worker = WorkerProcess()
+    try:
+        return [worker.run(job) for job in jobs]
+    finally:
+        worker.close()
+
+
 # -- the rule ------------------------------------------------------------------------------------------
 def test_a_growing_batch_of_the_same_engine_reuses_the_worker():
     assert reuses_worker(("m", "fp32", 2, "ok"), ("m", "fp32", 4))
@@ -166,12 +175,7 @@ def test_the_peak_rss_of_a_reused_worker_is_the_points_own(tmp_path, cache_dir):
     a worker's first job also carries a one-off ~12 MB of first-session set-up.)"""
     path = onnx_models.conv_net(tmp_path / "wide.onnx", channels=64, size=224)
     fresh = runner.run_worker(_job(path, cache_dir, 2))
-    worker = WorkerProcess()
-    try:
-        large = worker.run(_job(path, cache_dir, 16))
-        small = worker.run(_job(path, cache_dir, 2))
-    finally:
-        worker.close()
+    large, small = _in_one_worker(_job(path, cache_dir, 16), _job(path, cache_dir, 2))
     assert large["peak_rss_mb"] > 1.5 * fresh["peak_rss_mb"]  # the test can tell the two apart
     assert small["peak_rss_mb"] == pytest.approx(fresh["peak_rss_mb"], rel=0.10)
 
@@ -266,3 +270,22 @@ def test_a_plan_file_with_a_non_boolean_fresh_worker_is_refused():
 
     with pytest.raises(UsageError, match="fresh_worker must be true or false"):
         SweepPlan(models=["m"], fresh_worker="yes").validate()
+
+
+def test_a_reused_worker_reports_the_baselines_a_fresh_worker_reads(tiny_onnx, cache_dir):
+    """baseline_rss_mb is the first point's (the worker before any engine), and system_used_before_mb
+    leaves out what the worker holds above it, so peak - before means the same in both modes."""
+    fresh = runner.run_worker(_job(tiny_onnx, cache_dir, 2))
+    first, second = _in_one_worker(_job(tiny_onnx, cache_dir, 1), _job(tiny_onnx, cache_dir, 2))
+    assert second["baseline_rss_mb"] == first["baseline_rss_mb"]
+    assert second["baseline_rss_mb"] == pytest.approx(fresh["baseline_rss_mb"], rel=0.10)
+    assert second["peak_rss_mb"] > second["baseline_rss_mb"] + 10  # the backend's imports are above it
+
+
+def test_a_reused_workers_system_baseline_leaves_out_what_the_worker_already_holds(tiny_onnx, cache_dir,
+                                                                                    fake_root):
+    first, second = _in_one_worker(_job(tiny_onnx, cache_dir, 1, root=fake_root),
+                                   _job(tiny_onnx, cache_dir, 2, root=fake_root))
+    reading_mb = 3000000 / 1024.0  # the fake /proc/meminfo's MemTotal - MemAvailable
+    assert first["system_used_before_mb"] == pytest.approx(reading_mb)
+    assert second["system_used_before_mb"] < reading_mb - 10  # less the imported backend the worker holds
