@@ -76,6 +76,23 @@ def read_process_memory(pid="self", root=None):
     return {"rss_mb": _mb(fields.get("VmRSS")), "peak_rss_mb": _mb(fields.get("VmHWM"))}
 
 
+def reset_peak_rss(pid="self"):
+    """Reset the process's peak RSS (VmHWM) to its current RSS; True when the kernel did.
+
+    Writing ``5`` to ``/proc/<pid>/clear_refs`` does it on Linux >= 4.0 (so also JetPack 4.6's 4.9
+    kernel): Documentation/admin-guide/mm/soft-dirty.rst and proc.rst, "clear_refs ... 5 reset the
+    peak resident set size ("High Water Mark") to the process's current value". Older kernels answer
+    EINVAL; a missing or read-only /proc answers another OSError: False, and the caller must not
+    reuse the process for another point's peak.
+    """
+    try:
+        with open("/proc/{}/clear_refs".format(pid), "w") as f:
+            f.write("5")
+        return True
+    except (IOError, OSError):
+        return False
+
+
 def system_used_mb(root=None):
     """(MemTotal - MemAvailable, NvMapMemUsed) in MB, unrounded, from ``<root>/proc/meminfo``; Nones if absent.
 

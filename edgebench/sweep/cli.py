@@ -77,6 +77,9 @@ def add_plan_arguments(parser):
                         help="per-layer profile of each point in a separate run after the timed loop (layers_json)")
     timing.add_argument("--point-timeout", type=positive_float, default=default("point_timeout_s"), metavar="SECONDS",
                         help="kill a worker that gives no result within this time (default %(default)g)")
+    timing.add_argument("--reuse-worker", action="store_true",
+                        help="let one worker measure an engine's rising batches (a new one after a smaller batch, "
+                             "another engine or a point not ok); default: a fresh worker per point")
     power = parser.add_argument_group("power")
     power.add_argument("--power", default=default("power"), metavar="URL",
                        help="power source: none (default), auto, ina3221[:RAIL], tegrastats, rapl, nvml, "
@@ -149,6 +152,7 @@ def plan_from_args(args):
         memory_limit_mb=args.memory_limit_mb,
         threads=args.threads,
         point_timeout_s=args.point_timeout,
+        reuse_worker=bool(getattr(args, "reuse_worker", False)),
         root=args.root or os.environ.get("EDGEBENCH_ROOT") or None,
         cache_dir=os.path.abspath(args.cache_dir or default_cache_dir()),
         lock_clocks=bool(getattr(args, "lock_clocks", False)),

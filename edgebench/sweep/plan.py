@@ -103,6 +103,8 @@ class SweepPlan(object):
     threads: Optional[int] = None
     providers: Optional[List[str]] = None
     point_timeout_s: float = 1800.0
+    # one worker for an engine's rising batches (opt-in: on vgg16 its peaks drifted 10 % and moved the knee)
+    reuse_worker: bool = False
     power: str = "none"
     idle_s: float = 10.0
     power_calibration: Optional[str] = None  # a calibration file; None: the board's stored one, if any
@@ -251,7 +253,7 @@ _OPTIONAL = ("weights", "max_duration_s", "memory_limit_mb", "threads", "provide
 _FIELD_TYPES = (
     ("models", list), ("weights", str), ("backend", str), ("precisions", list), ("batch_sizes", list),
     ("iterations", int), ("duration_s", float), ("max_duration_s", float), ("warmup_s", float),
-    ("memory_limit_mb", int), ("threads", int), ("providers", list), ("point_timeout_s", float),
+    ("memory_limit_mb", int), ("threads", int), ("providers", list), ("point_timeout_s", float), ("reuse_worker", bool),
     ("power", str), ("idle_s", float), ("root", str), ("cache_dir", str), ("calib_data", str),
     ("calib_images", int), ("calib_algorithm", str), ("lock_clocks", bool), ("power_mode", str),
     ("no_transfers", bool), ("layers", bool), ("shared_profile", bool), ("workspace_mb", int), ("tf32", bool),

@@ -10,7 +10,8 @@ engine), ``window_start_s`` / ``window_end_s`` (``time.perf_counter()`` at the t
 CLOCK_MONOTONIC, comparable across processes on Linux) and ``images`` (images processed in that
 window) - the parent uses these for the point's power window - and ``latencies_ms`` /
 ``warmup_latencies_ms``: the raw per-iteration samples (float32 values, ms), stored in the
-``latencies`` side table. A result key that is neither a column
+``latencies`` side table; ``worker_reusable``: whether the worker can take another point (it can reset
+its peak-RSS mark). A result key that is neither a column
 nor one of these is a :class:`ProtocolError`: a column the worker measures but the schema does not
 know would otherwise be dropped silently.
 """
@@ -68,7 +69,7 @@ class WorkerJob(object):
 
 
 RESULT_EXTRAS = ("calibration_fingerprint", "window_start_s", "window_end_s", "images", "latencies_ms",
-                 "warmup_latencies_ms")
+                 "warmup_latencies_ms", "worker_reusable")
 
 
 @dataclass
@@ -83,6 +84,7 @@ class WorkerResult(object):
     images: Optional[int] = None
     latencies_ms: Optional[List[float]] = None
     warmup_latencies_ms: Optional[List[float]] = None
+    worker_reusable: Optional[bool] = None  # False: the worker could not reset its peak RSS and has left
 
     @classmethod
     def from_dict(cls, data):

@@ -1,8 +1,13 @@
-"""Run a sweep point by point: one worker process per point, each point committed at once.
+"""Run a sweep point by point, each point committed at once.
 
-``run_worker(job)`` starts ``python -m edgebench.sweep.worker`` in its own session, sends the job
-as JSON on stdin, reads the JSON result from a dedicated pipe (stdout stays free for libraries that
-print), and classifies a death without a result: killed by the kernel's OOM killer (only with evidence:
+A worker process measures consecutive points of one engine (model, backend, precision) while the
+batch grows (:func:`reuses_worker`); a new one starts when the batch shrinks, the engine changes or
+the previous point was not ``ok``, and for every point unless the plan has ``reuse_worker``
+(``--reuse-worker``).
+
+:class:`WorkerProcess` starts ``python -m edgebench.sweep.worker`` in its own session, sends each job
+as a JSON line on stdin, reads each JSON result line from a dedicated pipe (stdout stays free for
+libraries that print), and classifies a death without a result: killed by the kernel's OOM killer (only with evidence:
 :mod:`edgebench.sweep.oom`), killed by SIGKILL from outside, aborted on a failed allocation, or crashed.
 
 ``Sweep`` turns a validated plan into stored measurement rows; the caller owns the store and the
@@ -70,78 +75,168 @@ def classify_death(returncode, stderr_text, memory_limit_mb, oom_evidence=None):
     )
 
 
-def run_worker(job, timeout_s=None, on_start=None):
-    """Measure one point (a WorkerJob, or its dict) in a fresh worker process; always returns a WorkerResult."""
-    if isinstance(job, dict):
-        job = WorkerJob.from_json(json.dumps(job))
-    rfd, wfd = os.pipe()
-    stderr_file = tempfile.TemporaryFile()
-    oom_before = oom.kill_counts()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE, "--result-fd", str(wfd),
-             "--parent-pid", str(os.getpid())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr_file,
-            pass_fds=(wfd,),
-            env=_worker_env(job.memory_limit_mb),
-            start_new_session=True,  # Ctrl-C reaches the sweep, which then stops the worker itself
-        )
-    except OSError as exc:
-        os.close(rfd)
-        os.close(wfd)
-        stderr_file.close()
-        return WorkerResult.failed(schema.STATUS_CRASHED, "cannot start a worker: {}".format(exc))
-    os.close(wfd)
-    if on_start:
-        on_start(proc)
-    chunks = []
-    timed_out = False
-    try:
+class WorkerProcess(object):
+    """A worker process that measures jobs one at a time (one JSON line each way).
+
+    ``run(job, timeout_s)`` always returns a WorkerResult: the worker's, or the classified death of a
+    worker that died without answering (then the process is gone and ``alive`` is False). A timeout
+    kills the worker. ``close()`` ends it (stdin's end; killed if it does not leave).
+    """
+
+    def __init__(self, memory_limit_mb=None, on_start=None):
+        self.memory_limit_mb = memory_limit_mb
+        self.proc = None
+        self.jobs = 0
+        self._rfd = None
+        self._buffer = b""
+        self._stderr = tempfile.TemporaryFile()
+        rfd, wfd = os.pipe()
         try:
-            proc.stdin.write(job.to_json().encode("utf-8"))
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        deadline = time.monotonic() + timeout_s if timeout_s else None
-        while True:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", WORKER_MODULE, "--result-fd", str(wfd),
+                 "--parent-pid", str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+                pass_fds=(wfd,),
+                env=_worker_env(memory_limit_mb),
+                start_new_session=True,  # Ctrl-C reaches the sweep, which then stops the worker itself
+            )
+        except OSError:
+            os.close(rfd)
+            os.close(wfd)
+            self._stderr.close()
+            raise
+        os.close(wfd)
+        self._rfd = rfd
+        if on_start:
+            on_start(self.proc)
+
+    @property
+    def alive(self):
+        return self.proc is not None and self._rfd is not None and self.proc.poll() is None
+
+    def _read_line(self, deadline):
+        """The next result line, b"" at the pipe's end, None at the deadline."""
+        while b"\n" not in self._buffer:
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
             if deadline is not None and wait == 0.0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([rfd], [], [], wait)
+                return None
+            ready, _, _ = select.select([self._rfd], [], [], wait)
             if ready:
-                data = os.read(rfd, 1 << 16)
+                data = os.read(self._rfd, 1 << 16)
                 if not data:
-                    break
-                chunks.append(data)
-        if timed_out:
-            proc.kill()
-        proc.wait()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    finally:
-        os.close(rfd)
-    stderr_file.seek(0)
-    stderr_text = stderr_file.read().decode("utf-8", "replace")
-    stderr_file.close()
-    if timed_out:
-        return WorkerResult.failed(
-            schema.STATUS_TIMEOUT, "no result within {:g} s; the worker was killed (raise --point-timeout)".format(
-                timeout_s))
-    raw = b"".join(chunks)
-    if raw:
+                    line, self._buffer = self._buffer, b""
+                    return line
+                self._buffer += data
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _stderr_since(self, offset):
+        self._stderr.seek(offset)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def run(self, job, timeout_s=None):
+        if isinstance(job, dict):
+            job = WorkerJob.from_json(json.dumps(job))
+        self.jobs += 1
+        stderr_at = os.fstat(self._stderr.fileno()).st_size
+        oom_before = oom.kill_counts()
         try:
-            return WorkerResult.from_json(raw.decode("utf-8", "replace"))
-        except ProtocolError as exc:
-            if "schema does not know" in str(exc):  # a bug of ours: say so instead of dropping columns
-                return WorkerResult.failed(schema.STATUS_ERROR, "worker protocol: {}".format(exc))
-    evidence = oom.evidence(proc.pid, oom_before) if proc.returncode == -signal.SIGKILL else None
-    status, error = classify_death(proc.returncode, stderr_text, job.memory_limit_mb, evidence)
-    return WorkerResult.failed(status, error)
+            try:
+                self.proc.stdin.write(job.to_json().encode("utf-8") + b"\n")
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+            deadline = time.monotonic() + timeout_s if timeout_s else None
+            raw = self._read_line(deadline)
+            if raw is None:
+                self.kill()
+                self._stderr.close()
+                return WorkerResult.failed(
+                    schema.STATUS_TIMEOUT,
+                    "no result within {:g} s; the worker was killed (raise --point-timeout)".format(timeout_s))
+        except BaseException:
+            self.kill()
+            self._stderr.close()
+            raise
+        if raw:
+            try:
+                result = WorkerResult.from_json(raw.decode("utf-8", "replace"))
+                if result.worker_reusable is False:
+                    self.close()
+                return result
+            except ProtocolError as exc:
+                if "schema does not know" in str(exc):  # a bug of ours: say so instead of dropping columns
+                    return WorkerResult.failed(schema.STATUS_ERROR, "worker protocol: {}".format(exc))
+        self.kill(wait_only=True)
+        stderr_text = self._stderr_since(stderr_at)
+        evidence = oom.evidence(self.proc.pid, oom_before) if self.proc.returncode == -signal.SIGKILL else None
+        status, error = classify_death(self.proc.returncode, stderr_text, job.memory_limit_mb, evidence)
+        self._stderr.close()
+        return WorkerResult.failed(status, error)
+
+    def kill(self, wait_only=False):
+        """Kill the worker (or, ``wait_only``, wait for one that is leaving) and free its pipes."""
+        if self.proc is not None:
+            if not wait_only:
+                try:
+                    self.proc.kill()
+                except OSError:
+                    pass
+            for stream in (self.proc.stdin,):
+                try:
+                    stream.close()
+                except (OSError, BrokenPipeError):
+                    pass
+            self.proc.wait()
+        self._release()
+
+    def close(self, grace_s=10.0):
+        """End the worker: stdin's end, then SIGKILL after ``grace_s`` if it has not left."""
+        if self.proc is None or self._rfd is None:
+            return
+        try:
+            self.proc.stdin.close()
+        except (OSError, BrokenPipeError):
+            pass
+        try:
+            self.proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._release()
+        self._stderr.close()
+
+    def _release(self):
+        """Close the result pipe (the worker's stderr file stays readable until the death is classified)."""
+        if self._rfd is not None:
+            os.close(self._rfd)
+            self._rfd = None
+
+
+def run_worker(job, timeout_s=None, on_start=None):
+    """Measure one point (a WorkerJob, or its dict) in a fresh worker process; always returns a WorkerResult."""
+    try:
+        worker = WorkerProcess(job.get("memory_limit_mb") if isinstance(job, dict) else job.memory_limit_mb,
+                               on_start)
+    except OSError as exc:
+        return WorkerResult.failed(schema.STATUS_CRASHED, "cannot start a worker: {}".format(exc))
+    try:
+        return worker.run(job, timeout_s)
+    finally:
+        worker.close()
+
+
+def reuses_worker(previous, point, fresh_worker=False):
+    """True when ``point`` (model_ref, precision, batch) may be measured by the worker that measured
+    ``previous`` (model_ref, precision, batch, status): the same engine, a larger batch, and an ``ok``
+    previous point. A smaller batch would run in memory the larger one left behind; after anything
+    but ok the worker may be damaged (or is dead)."""
+    if fresh_worker or previous is None:
+        return False
+    model_ref, precision, batch, status = previous
+    return (model_ref, precision) == tuple(point[:2]) and point[2] > batch and status == schema.STATUS_OK
 
 
 def env_key(environment):
@@ -204,7 +299,10 @@ class Sweep(object):
         self.backend = backend
         self.power = power
         self.env_key = env_key(environment)
-        self.current_process = None
+        self.current_process = None  # the live worker (or build) process, for callers that must kill it
+        self.worker = None  # the WorkerProcess kept for the next point of the same engine
+        self.worker_points = 0  # workers started for points (a reused one counts once)
+        self._previous = None  # (model_ref, precision, batch, status) the kept worker measured last
         self._zones = None
         self.last_samples = (None, None)  # (timed, warm-up) samples in ms of the last measured point
 
@@ -305,11 +403,7 @@ class Sweep(object):
         row["started_at"] = utc_now()
         before = self.thermal()
 
-        def remember(proc):
-            self.current_process = proc
-
-        result = run_worker(self.job_for(prepared, precision, batch), self.plan.point_timeout_s, remember)
-        self.current_process = None
+        result = self.run_in_worker(self.job_for(prepared, precision, batch))
         row["finished_at"] = utc_now()
         row.update(thermal_columns(before, self.thermal()))
         window = result.window
@@ -329,6 +423,29 @@ class Sweep(object):
             row["stability_note"] = stability_note(row.get("latency_cv"), self.plan.unstable_cv,
                                                    row.get("other_cpu_load"), row.get("iterations"))
         return row
+
+    def run_in_worker(self, job):
+        """Run a point's job in the kept worker, starting one first when there is none (or it died)."""
+        if self.worker is None or not self.worker.alive:
+            self.close_worker()
+
+            def remember(proc):
+                self.current_process = proc
+
+            try:
+                self.worker = WorkerProcess(job.memory_limit_mb, remember)
+            except OSError as exc:
+                return WorkerResult.failed(schema.STATUS_CRASHED, "cannot start a worker: {}".format(exc))
+            self.worker_points += 1
+        return self.worker.run(job, self.plan.point_timeout_s)
+
+    def close_worker(self):
+        """End the kept worker, if any (the next point starts a fresh one)."""
+        worker, self.worker = self.worker, None
+        self._previous = None
+        if worker is not None:
+            worker.close()
+        self.current_process = None
 
     def prepared_ahead(self, precision):
         """True when this backend prepares ``precision`` engines in a build process before the workers."""
@@ -368,6 +485,12 @@ class Sweep(object):
         return row
 
     def run(self, on_start=None, on_point=None, skip=()):
+        try:
+            return self._run(on_start, on_point, skip)
+        finally:
+            self.close_worker()
+
+    def _run(self, on_start, on_point, skip):
         points = self.plan.points()
         total = len(points)
         done = []
@@ -379,6 +502,8 @@ class Sweep(object):
             if on_start:
                 on_start(key, index, total)
             self.last_samples = (None, None)
+            if not reuses_worker(self._previous, (model_ref, precision, batch), not self.plan.reuse_worker):
+                self.close_worker()  # before a build too: an idle worker must not hold memory meanwhile
             first = (model_ref, precision) not in builds
             if first:
                 builds[(model_ref, precision)] = (
@@ -390,6 +515,8 @@ class Sweep(object):
                 row = self._apply_build(row, build, first)
             else:
                 row = self._apply_build(self.measure_point(model_ref, precision, batch), build, first)
+            # the worker waits for its next job meanwhile: the store write overlaps no timed loop
+            self._previous = (model_ref, precision, batch, row["status"])
             row_id = self.store.add_point(self.run_id, row)
             latencies, warmup = self.last_samples
             if latencies and row["status"] == schema.STATUS_OK:

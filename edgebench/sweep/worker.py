@@ -1,13 +1,16 @@
-"""The worker: one child process measures one point (model x backend x precision x batch).
+"""The worker: a child process measures points (model x backend x precision x batch) one at a time.
 
 Isolation is the point: an engine that crashes, aborts or runs out of memory at batch 64 takes
-only its worker down, and the sweep records the point and goes on.
+only its worker down, and the sweep records the point and goes on. The sweep gives one worker
+consecutive points of one engine while the batch grows (``--reuse-worker``; by default one point per worker);
+between points the worker frees the previous session, resets its peak-RSS mark and re-reads the
+system baseline, so each point's memory columns are its own.
 
-Protocol (JSON only, no pickle): the parent writes one job (:class:`edgebench.sweep.protocol.WorkerJob`)
-to the worker's stdin and passes a pipe as ``--result-fd N``; the worker writes one result
-(:class:`~edgebench.sweep.protocol.WorkerResult`: measurement columns plus the timed window) there
-and exits 0. If the worker dies without writing, the parent classifies the death (signal, abort,
-out of memory).
+Protocol (JSON only, no pickle): the parent writes jobs (:class:`edgebench.sweep.protocol.WorkerJob`),
+one JSON line each, to the worker's stdin and passes a pipe as ``--result-fd N``; the worker writes one
+result line per job (:class:`~edgebench.sweep.protocol.WorkerResult`: measurement columns plus the timed
+window) there, and exits 0 at stdin's end. If the worker dies without writing, the parent classifies
+the death (signal, abort, out of memory).
 
 Inside: apply the memory limit, record RSS and system memory, load the engine (timed), run it
 once (first inference, reported apart), warm up for ``warmup_s`` and at least one iteration, then
@@ -126,9 +129,14 @@ def prepare_engine(job):
     return result
 
 
-def measure(job):
+def measure(job, start_rss_mb=None):
     """Measure one point (a WorkerJob) in this process; return the flat result dict (never raises for
-    engine errors)."""
+    engine errors).
+
+    ``start_rss_mb`` (a reused worker: the RSS it had before its first point) keeps the baselines what a
+    fresh worker reads: ``baseline_rss_mb`` is that start-up RSS, and ``system_used_before_mb`` is the
+    system reading less what this worker holds above it (the backend's imports, the freed engine's
+    leftovers), so ``system_used_peak_mb - system_used_before_mb`` means the same in both modes."""
     from edgebench.engines import get_backend
     from edgebench.engines.base import EngineSpec
     from edgebench.platform.cpuload import OtherLoad
@@ -137,8 +145,14 @@ def measure(job):
 
     root = job.root
     result = {"memory_limit_mb": job.memory_limit_mb}
-    result["baseline_rss_mb"] = read_process_memory()["rss_mb"]
-    result["system_used_before_mb"] = system_used_mb(root)[0]
+    rss_mb = read_process_memory()["rss_mb"]
+    before_mb = system_used_mb(root)[0]
+    if start_rss_mb is not None and rss_mb is not None:
+        if before_mb is not None:
+            before_mb -= max(0.0, rss_mb - start_rss_mb)
+        rss_mb = start_rss_mb
+    result["baseline_rss_mb"] = rss_mb
+    result["system_used_before_mb"] = before_mb
     spec = EngineSpec.from_dict(job.engine)
     session = None
     try:
@@ -190,30 +204,75 @@ def measure(job):
     return result
 
 
+def _run_job(job, start_rss_mb=None):
+    """One job's flat result dict; never raises (a failure is a status)."""
+    try:
+        return prepare_engine(job) if job.build_only else measure(job, start_rss_mb)
+    except MemoryError:
+        return {"status": schema.STATUS_OOM, "error": "out of memory while starting the worker"}
+    except Exception as exc:  # e.g. an ImportError because a shared library could not be mapped
+        text = "{}: {}".format(type(exc).__name__, exc)
+        status = schema.STATUS_OOM if is_oom_text(text) else schema.STATUS_ERROR
+        return {"status": status, "error": "worker failed to start: " + text[:400]}
+
+
+def _release_memory():
+    """Give the previous point's freed memory back to the kernel before the next point is measured:
+    a collection, then glibc's ``malloc_trim(0)`` (absent off glibc: nothing to do)."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv=None):
+    """Serve jobs: one JSON job per line on stdin, one JSON result per line on the result pipe.
+
+    The parent sends the next job only after it has the previous result (and has stored it), so nothing
+    of the parent's overlaps a timed loop. The worker leaves after stdin's end; it also leaves after its
+    first result when it cannot reset its peak-RSS mark (no ``/proc/self/clear_refs``), because a second
+    point's ``peak_rss_mb`` would then carry the first's peak; its result says so (``worker_reusable``).
+    """
     import argparse
 
-    parser = argparse.ArgumentParser(prog="edgebench-worker", description="measure one point (internal)")
+    parser = argparse.ArgumentParser(prog="edgebench-worker", description="measure points (internal)")
     parser.add_argument("--result-fd", type=int, required=True)
     parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
     _set_parent_death_signal(args.parent_pid)
+    from edgebench.platform.memory import reset_peak_rss
     from edgebench.sweep.protocol import WorkerJob
 
-    job = WorkerJob.from_json(sys.stdin.read())
-    if job.memory_limit_mb:
-        _apply_memory_limit(job.memory_limit_mb)
+    out = os.fdopen(args.result_fd, "wb")
+    limited = False
+    start_rss_mb = None  # the first point's baseline RSS: what a fresh worker has before its engine
+    reusable = reset_peak_rss()  # at start-up VmHWM is the current RSS anyway: this only asks the kernel
     try:
-        result = prepare_engine(job) if job.build_only else measure(job)
-    except MemoryError:
-        result = {"status": schema.STATUS_OOM, "error": "out of memory while starting the worker"}
-    except Exception as exc:  # e.g. an ImportError because a shared library could not be mapped
-        text = "{}: {}".format(type(exc).__name__, exc)
-        status = schema.STATUS_OOM if is_oom_text(text) else schema.STATUS_ERROR
-        result = {"status": status, "error": "worker failed to start: " + text[:400]}
-    data = json.dumps(result, allow_nan=True).encode("utf-8")  # the parent checks it (WorkerResult.from_json)
-    with os.fdopen(args.result_fd, "wb") as out:
-        out.write(data)
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            job = WorkerJob.from_json(line)
+            if job.memory_limit_mb and not limited:
+                _apply_memory_limit(job.memory_limit_mb)
+                limited = True
+            result = _run_job(job, start_rss_mb)
+            if start_rss_mb is None:
+                start_rss_mb = result.get("baseline_rss_mb")
+            result["worker_reusable"] = reusable
+            # one line: json.dumps escapes newlines inside strings; the parent checks it (WorkerResult.from_json)
+            out.write(json.dumps(result, allow_nan=True).encode("utf-8") + b"\n")
+            out.flush()
+            if not reusable:
+                break
+            _release_memory()
+            reset_peak_rss()  # VmHWM back to the current RSS, so the next point's peak is its own
+    finally:
+        out.close()
     return EXIT_OK
 
 
