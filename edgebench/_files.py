@@ -21,6 +21,17 @@ def sha256_file(path, chunk=1 << 20):
     return digest.hexdigest()
 
 
+# Where the board's own state lives (the agent's store, spool and cache; power calibrations): one
+# default and one variable for the agent, its clients and the power calibration alike.
+DEFAULT_STATE_DIR = "/var/lib/edgebench"
+STATE_DIR_ENV = "EDGEBENCH_STATE_DIR"
+
+
+def default_state_dir():
+    """``$EDGEBENCH_STATE_DIR``, else ``/var/lib/edgebench``."""
+    return os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+
+
 FILE_MODE = 0o644  # mkstemp creates 0600; caches and results are read by other users (agent vs CLI)
 
 

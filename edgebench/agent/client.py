@@ -10,15 +10,11 @@ import errno
 import fcntl
 import os
 
+from edgebench._files import default_state_dir  # noqa: F401 - the clients' default, re-exported
 from edgebench.agent import protocol
-from edgebench.agent.config import DEFAULT_STATE_DIR, STATE_DIR_ENV
 from edgebench.errors import EdgebenchError, UsageError
 
 UNREACHABLE = "unreachable"  # snapshot agent.state: an agent holds the lock but did not answer
-
-
-def default_state_dir():
-    return os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
 
 
 def agent_lock_held(state_dir):

@@ -18,12 +18,11 @@ The files are flat TOML, read by ``tomllib`` (Python 3.11+) or ``tomli`` (a core
 """
 import os
 
+from edgebench._files import DEFAULT_STATE_DIR, STATE_DIR_ENV
 from edgebench.errors import UsageError
 from edgebench.platform.root import under
 
 SYSTEM_CONFIG = "/etc/edgebench/agent.toml"
-DEFAULT_STATE_DIR = "/var/lib/edgebench"
-STATE_DIR_ENV = "EDGEBENCH_STATE_DIR"
 
 # key -> (type, default, help). ``None`` defaults mean "derived" (see AgentConfig properties).
 KEYS = (

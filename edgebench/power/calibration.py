@@ -21,13 +21,12 @@ import logging
 import os
 import time
 
+from edgebench._files import default_state_dir
 from edgebench.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
 SCHEMA = 1
-STATE_DIR_ENV = "EDGEBENCH_STATE_DIR"  # the agent's variable (edgebench.agent.config), read here too
-DEFAULT_STATE_DIR = "/var/lib/edgebench"
 DEFAULT_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 MIN_SPAN = 0.05  # the ladder must move the board power by 5% of its mean, or the fit means nothing
 SERIAL_FILES = ("/proc/device-tree/serial-number", "/sys/firmware/devicetree/base/serial-number",
@@ -57,7 +56,7 @@ def board_serial(root=None):
 
 def calibration_path(state_dir=None, serial=None, root=None):
     """``<state-dir>/calibration/<board-serial>.json``."""
-    state_dir = state_dir or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+    state_dir = state_dir or default_state_dir()
     return os.path.join(state_dir, "calibration", "{}.json".format(serial or board_serial(root)))
 
 
