@@ -82,9 +82,11 @@ MEASUREMENT_COLUMNS = (
     ("build_s", "REAL", "engine build time; NULL when the engine came from the cache"),
     ("engine_cache_hit", "INTEGER", "1 when the engine came from the engine cache, 0 when it was built"),
     ("engine_size_mb", "REAL", "size of the built engine on disk (TensorRT plan, converted ONNX)"),
+    ("worker_point", "INTEGER", "this point's place in its worker process: 1 in a fresh worker, 2.. in a reused one"),
     ("first_run_ms", "REAL", "first inference, reported separately and excluded from the statistics"),
     # timing
-    ("warmup_iterations", "INTEGER", "iterations run before timing (at least 1, at least --warmup-ms)"),
+    ("warmup_iterations", "INTEGER", "runs after the first run and before timing: those that start within "
+                                     "--warmup-ms of the first run's start (0 when the first run took longer)"),
     ("iterations", "INTEGER", "timed iterations (at least --iterations AND --duration)"),
     ("duration_s", "REAL", "wall time of the timed loop"),
     ("latency_min_ms", "REAL", "fastest iteration (one call of batch_size images)"),

@@ -68,7 +68,8 @@ def add_plan_arguments(parser):
                         help="latency CV (std / mean) above which a point is marked unstable (default %(default)g "
                         "= 5%%)")
     timing.add_argument("--warmup-ms", type=non_negative_float, default=default("warmup_s") * 1000.0, metavar="MS",
-                        help="warm-up time before timing, at least one iteration (default %(default)g)")
+                        help="warm-up time from the start of the first run, which counts (trtexec's rule; "
+                             "default %(default)g)")
     timing.add_argument("--threads", type=positive_int, help="engine intra-op threads (CPU; default: all CPUs)")
     timing.add_argument("--no-transfers", action="store_true",
                         help="TensorRT: time GPU compute only, without host<->device copies "

@@ -81,22 +81,28 @@ def timed_loop(run, iterations, duration_s, max_duration_s, clock=time.perf_coun
     return durations, prev - start - excluded, start, prev
 
 
-def warm_up(run, warmup_s, clock=time.perf_counter, durations=None):
-    """Run at least once and for at least ``warmup_s`` seconds; return the number of runs.
+def warm_up(run, warmup_s, clock=time.perf_counter, durations=None, since=None):
+    """Warm up; return the number of runs made here.
+
+    With ``since`` (the clock reading when the engine's first run began) this is trtexec's rule: a run
+    that starts less than ``warmup_s`` after the first run began is a warm-up run, so the first run
+    counts towards the warm-up time and a model slower than ``warmup_s`` needs no run here
+    (trtexec: TensorRT samples/common/sampleInference.cpp ``inferenceLoop``, ``--warmUp`` default 200 ms).
+    Without it, the warm-up starts now and runs at least once.
 
     ``durations`` (a list), when given, gets each run's duration in seconds.
     """
-    start = prev = clock()
+    prev = clock()
+    start = prev if since is None else since
     n = 0
-    while True:
+    while (since is None and n == 0) or prev - start < warmup_s:
         run()
         n += 1
         now = clock()
         if durations is not None:
             durations.append(now - prev)
         prev = now
-        if now - start >= warmup_s:
-            return n
+    return n
 
 
 def _failure(exc):
@@ -163,13 +169,14 @@ def measure(job, start_rss_mb=None):
         result.update(session.info.columns())
         result["calibration_fingerprint"] = session.info.calibration_fingerprint
         run = session.run
-        t0 = time.perf_counter()
+        first_start = time.perf_counter()
         run()
-        result["first_run_ms"] = (time.perf_counter() - t0) * 1e3
+        result["first_run_ms"] = (time.perf_counter() - first_start) * 1e3
         tracker = PeakTracker(root)
         tracker.sample()
         warmup_durations = []
-        result["warmup_iterations"] = warm_up(run, float(job.warmup_s), durations=warmup_durations)
+        result["warmup_iterations"] = warm_up(run, float(job.warmup_s), durations=warmup_durations,
+                                              since=first_start)
         tracker.sample()
         session.begin_timed_window()
         other = OtherLoad(root)
@@ -251,6 +258,7 @@ def main(argv=None):
     out = os.fdopen(args.result_fd, "wb")
     limited = False
     start_rss_mb = None  # the first point's baseline RSS: what a fresh worker has before its engine
+    points = 0
     reusable = reset_peak_rss()  # at start-up VmHWM is the current RSS anyway: this only asks the kernel
     try:
         for line in sys.stdin:
@@ -260,9 +268,12 @@ def main(argv=None):
             if job.memory_limit_mb and not limited:
                 _apply_memory_limit(job.memory_limit_mb)
                 limited = True
+            points += 1
             result = _run_job(job, start_rss_mb)
             if start_rss_mb is None:
                 start_rss_mb = result.get("baseline_rss_mb")
+            if not job.build_only:
+                result["worker_point"] = points
             result["worker_reusable"] = reusable
             # one line: json.dumps escapes newlines inside strings; the parent checks it (WorkerResult.from_json)
             out.write(json.dumps(result, allow_nan=True).encode("utf-8") + b"\n")

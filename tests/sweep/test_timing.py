@@ -54,6 +54,17 @@ def test_warm_up_runs_for_the_requested_time():
     assert warm_up(clock.run, 0.25, clock=clock) == 4
 
 
+def test_the_first_run_counts_towards_the_warm_up_time():
+    clock = FakeClock(0.0625)
+    first_start = clock.now - 0.125  # the first run began 125 ms ago
+    assert warm_up(clock.run, 0.25, clock=clock, since=first_start) == 2
+
+
+def test_a_first_run_longer_than_the_warm_up_needs_no_warm_up_run():
+    clock = FakeClock(1.0)
+    assert warm_up(clock.run, 0.2, clock=clock, since=clock.now - 1.0) == 0
+
+
 def test_ticks_run_between_iterations_and_their_time_is_not_timed():
     clock = FakeClock(0.125)
     ticks = []

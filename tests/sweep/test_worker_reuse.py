@@ -297,3 +297,30 @@ def test_without_the_flag_every_point_gets_a_fresh_worker(tmp_path, tiny_onnx, c
                      warmup_s=0.0, threads=1, cache_dir=cache_dir).validate()
     rows, sweep = _sweep(tmp_path, plan)
     assert len(rows) == 3 and sweep.worker_points == 3
+
+
+def test_each_point_records_its_place_in_its_worker(tmp_path, tiny_onnx, cache_dir):
+    rows, _ = _sweep(tmp_path, _plan(tiny_onnx, cache_dir, [1, 2, 4]))
+    assert [r["worker_point"] for r in rows] == [1, 2, 3]
+
+
+def test_fresh_workers_put_every_point_first(tmp_path, tiny_onnx, cache_dir):
+    rows, _ = _sweep(tmp_path, _plan(tiny_onnx, cache_dir, [1, 2, 4], fresh_worker=True))
+    assert [r["worker_point"] for r in rows] == [1, 1, 1]
+
+
+def test_a_worker_pins_glibcs_mmap_threshold(monkeypatch):
+    """So a large freed block leaves the RSS alike in a fresh and a reused worker (mallopt(3))."""
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    worker = WorkerProcess()
+    try:
+        with open("/proc/{}/environ".format(worker.proc.pid), "rb") as f:
+            environ = f.read().split(b"\0")
+    finally:
+        worker.close()
+    assert b"MALLOC_MMAP_THRESHOLD_=131072" in environ
+
+
+def test_a_users_own_mmap_threshold_is_kept(monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert runner._worker_env(None)["MALLOC_MMAP_THRESHOLD_"] == "65536"
