@@ -20,9 +20,10 @@ logger = logging.getLogger(__name__)
 LEDGER_NAME = "push.json"
 
 
-def run_signature(run, points):
-    """What a push of ``run`` covered: a resumed run that finished again no longer matches."""
-    return "{}|{}|{}|{}".format(run.get("status"), run.get("finished_at"), points, run.get("note"))
+def run_signature(run, points, latencies=0):
+    """What a push of ``run`` covered: a resumed run that finished again no longer matches, nor does a run
+    pushed by an edgebench that pushed no raw samples (its signature has no sample count)."""
+    return "{}|{}|{}|{}|{}".format(run.get("status"), run.get("finished_at"), points, run.get("note"), latencies)
 
 
 class Pusher(object):
@@ -54,11 +55,12 @@ class Pusher(object):
         """{run_uuid: signature} of the finished runs not pushed as they are now."""
         ledger = self._ledger()
         counts = dict(store.conn.execute("SELECT run_id, count(*) FROM measurements GROUP BY run_id").fetchall())
+        samples = dict(store.conn.execute("SELECT run_id, count(*) FROM latencies GROUP BY run_id").fetchall())
         out = {}
         for run in store.runs():
             if run.get("status") == schema.RUN_RUNNING or not run.get("run_uuid"):
                 continue
-            signature = run_signature(run, counts.get(run["id"], 0))
+            signature = run_signature(run, counts.get(run["id"], 0), samples.get(run["id"], 0))
             if ledger.get(run["run_uuid"]) != signature:
                 out[run["run_uuid"]] = signature
         return out
@@ -92,8 +94,9 @@ class Pusher(object):
             self.last_error = self.last_error_at = None
             self.last_push_at = utc_now()
             self.pushed_runs += len(result.pushed_uuids)
-        logger.info("pushed %d run(s) to %s (%d point(s) added, %d updated)", len(result.pushed_uuids),
-                    self.shown_url, result.points_added, result.points_updated)
+        logger.info("pushed %d run(s) to %s (%d point(s) added, %d updated; raw samples of %d added, %d replaced)",
+                    len(result.pushed_uuids), self.shown_url, result.points_added, result.points_updated,
+                    result.latencies_added, result.latencies_updated)
         return self.queued == 0
 
     # -- the thread -------------------------------------------------------------------------------

@@ -308,7 +308,7 @@ def _load_postgres(url):
     from edgebench.results.postgres import read_tables, redact
 
     label = redact(url)
-    version, raw_r, raw_m = read_tables(url)
+    version, raw_r, raw_m, _ = read_tables(url)
     _check_version(label, version)
     measurements, warnings = _typed_rows(raw_m, MEASUREMENT_TYPES, label, set(MEASUREMENT_COLUMN_NAMES))
     runs, w = _typed_rows(raw_r, RUN_TYPES, label, set(RUN_COLUMN_NAMES))

@@ -21,8 +21,9 @@ def register(subparsers):
     push = subparsers.add_parser(
         "push",
         help="copy the finished runs of a results store into a shared PostgreSQL (idempotent)",
-        description="Copy every finished run of RESULTS and its points into PostgreSQL, one transaction per "
-        "run, by run UUID: pushing again adds nothing, a run that resumed is updated. edgebench creates and "
+        description="Copy every finished run of RESULTS, its points and their raw per-iteration latencies into "
+        "PostgreSQL, one transaction per run, by run UUID: pushing again adds nothing, a run that resumed is "
+        "updated. edgebench creates and "
         "migrates the tables (the SQLite column names). Credentials come from the URL, PGPASSFILE (~/.pgpass) "
         "or the PG* environment, and are never printed. Needs pip install 'edgebench[fleet]'.",
     )
@@ -48,8 +49,8 @@ def run_push(args):
         emit_json(doc)
     else:
         print("{runs_new} new, {runs_updated} updated, {runs_unchanged} unchanged run(s), {runs_skipped} still "
-              "running (pushed once they end); {points_added} point(s) added, {points_updated} updated -> "
-              "{url}".format(**doc))
+              "running (pushed once they end); {points_added} point(s) added, {points_updated} updated; raw "
+              "samples of {latencies_added} point(s) added, {latencies_updated} replaced -> {url}".format(**doc))
     return 0
 
 
@@ -74,7 +75,7 @@ def run(args):
         from edgebench.results.export import write_csv, write_json
         from edgebench.results.postgres import read_tables, redact
 
-        version, runs, rows = read_tables(args.results)
+        version, runs, rows, _ = read_tables(args.results)
         os.makedirs(out, exist_ok=True)
         write_csv(files[0], rows)
         write_json(files[1], version, runs, rows, [])

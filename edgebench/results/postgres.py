@@ -1,14 +1,18 @@
 """Runs in a shared PostgreSQL: ``edgebench push`` writes them, every reader can read them back.
 
 Each board keeps its SQLite store (the source of truth, works offline); a push copies its finished
-runs and their points into PostgreSQL, **one transaction per run**, idempotent by ``runs.run_uuid``:
-pushing the same run twice changes nothing, a run that resumed (more points, a new finished_at)
-updates its row and adds only the new points. The tables carry the SQLite column names (from
+runs, their points and each ok point's raw samples into PostgreSQL, **one transaction per run**,
+idempotent by ``runs.run_uuid``: pushing the same run twice changes nothing, a run that resumed (more
+points, a new finished_at) updates its row and adds only the new points, and a point whose samples
+changed (measured again) has them replaced. The tables carry the SQLite column names (from
 :mod:`edgebench.results.schema`, translated to PostgreSQL types); the PostgreSQL ``id`` columns are
 the server's own numbers (a board's ``runs.id`` collides with every other board's) and
 ``measurements.run_id`` points at the server's ``runs.id``. The board's own run number is kept in
-``runs.store_run_id``. The schema version lives in ``edgebench_schema``; edgebench creates and
-migrates the tables itself (new nullable columns are added the way the SQLite store adds them).
+``runs.store_run_id``. ``latencies`` (the store's side table, samples as BYTEA, byte for byte the
+store's blob) is keyed by the server's ``measurements.id``; its ``run_id`` is the server's run. The
+schema version lives in ``edgebench_schema``; edgebench creates and migrates the tables itself (new
+tables and nullable columns are added the way the SQLite store adds them, so a database an older
+edgebench wrote gains ``latencies`` on the next push).
 
 The URL is libpq's (``postgresql://user@host:5432/db?sslmode=require``); credentials come from the
 URL, ``PGPASSFILE`` / ``~/.pgpass`` or the ``PG*`` environment, as libpq reads them. A URL is never
@@ -20,7 +24,7 @@ only when a PostgreSQL URL is used.
 """
 import json
 import re
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 from edgebench.errors import StoreError, UsageError
 from edgebench.results import schema
@@ -102,9 +106,9 @@ def _password(url):
 
 def _pg_type(sql_type):
     words = sql_type.upper().split()
-    if "PRIMARY" in words:
-        return "BIGSERIAL PRIMARY KEY"
-    base = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION"}.get(words[0], words[0])
+    if "PRIMARY" in words:  # the store's own row numbers; latencies.measurement_id is the server's measurements.id
+        return "BIGSERIAL PRIMARY KEY" if "AUTOINCREMENT" in words else "BIGINT PRIMARY KEY"
+    base = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA"}.get(words[0], words[0])
     return base + (" NOT NULL" if "NOT" in words else "")
 
 
@@ -114,6 +118,7 @@ EXTRA_RUN_COLUMNS = (("store_run_id", "BIGINT", "the run's id in the board's own
 TABLES = OrderedDict((
     ("runs", schema.RUN_COLUMNS + EXTRA_RUN_COLUMNS),
     ("measurements", schema.MEASUREMENT_COLUMNS),
+    ("latencies", schema.LATENCY_COLUMNS),
 ))
 
 
@@ -138,6 +143,7 @@ def ensure_schema(conn):
                             table, name, _pg_type(sql_type)))
             cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS runs_run_uuid ON runs (run_uuid)")
             cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS measurements_point ON measurements (run_id, point_key)")
+            cur.execute("CREATE INDEX IF NOT EXISTS latencies_run ON latencies (run_id, point_key)")
             if version is None:
                 cur.execute("INSERT INTO edgebench_schema (version) VALUES (%s)", (schema.SCHEMA_VERSION,))
             elif version < schema.SCHEMA_VERSION:
@@ -147,7 +153,8 @@ def ensure_schema(conn):
 # ---------------------------------------------------------------------------------------------- push
 
 class PushResult(object):
-    """What one push did: runs new / updated / unchanged / skipped (still running); points added, updated."""
+    """What one push did: runs new / updated / unchanged / skipped (still running); points added, updated;
+    points whose raw samples were added, or replaced (the point was measured again)."""
 
     def __init__(self):
         self.runs_new = 0
@@ -156,10 +163,22 @@ class PushResult(object):
         self.runs_skipped = 0
         self.points_added = 0
         self.points_updated = 0
+        self.latencies_added = 0
+        self.latencies_updated = 0
         self.pushed_uuids = []
 
     def as_dict(self):
         return dict((k, v) for k, v in vars(self).items())
+
+    def add(self, run_push):
+        """Count one run's :class:`RunPush`."""
+        setattr(self, "runs_" + run_push.kind, getattr(self, "runs_" + run_push.kind) + 1)
+        for name in RunPush._fields[1:]:
+            setattr(self, name, getattr(self, name) + getattr(run_push, name))
+
+
+# What push_run did to one run: kind is "new" | "updated" | "unchanged"; then counts of rows.
+RunPush = namedtuple("RunPush", "kind points_added points_updated latencies_added latencies_updated")
 
 
 def _run_values(run):
@@ -178,25 +197,71 @@ def _same(a, b):
     return a == b
 
 
-def _insert(cur, table, values):
-    """INSERT one row (an ordered dict of column -> value); returns the server's id."""
-    cur.execute("INSERT INTO {} ({}) VALUES ({}) RETURNING id".format(
-        table, ", ".join(values), ", ".join(["%s"] * len(values))), list(values.values()))
-    return cur.fetchone()["id"]
+def _insert(cur, table, values, key="id"):
+    """INSERT one row (an ordered dict of column -> value); returns its ``key`` (the server's id)."""
+    cur.execute("INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
+        table, ", ".join(values), ", ".join(["%s"] * len(values)), key), list(values.values()))
+    return cur.fetchone()[key]
 
 
-def _update_changed(cur, table, old, values, extra=()):
+def _update_changed(cur, table, old, values, extra=(), key="id"):
     """UPDATE the columns of ``values`` that differ from the stored row ``old``; returns them."""
     changed = [n for n in values if not _same(old.get(n), values[n])]
     if changed:
         sets = [(n, values[n]) for n in changed] + list(extra)
-        cur.execute("UPDATE {} SET {} WHERE id = %s".format(table, ", ".join("{} = %s".format(n) for n, _ in sets)),
-                    [v for _, v in sets] + [old["id"]])
+        cur.execute("UPDATE {} SET {} WHERE {} = %s".format(
+            table, ", ".join("{} = %s".format(n) for n, _ in sets), key), [v for _, v in sets] + [old[key]])
     return changed
 
 
-def push_run(conn, run, points, now):
-    """Push one run and its points in one transaction; returns ("new" | "updated" | "unchanged", added, updated)."""
+def store_latencies(store, run_id):
+    """{store measurement id: latencies row} of one run of an open ResultStore, blobs as stored (bytes)."""
+    import sqlite3
+
+    from edgebench.results.store import store_error
+
+    try:
+        rows = store.conn.execute("SELECT * FROM latencies WHERE run_id = ?", (run_id,)).fetchall()
+    except sqlite3.Error as exc:
+        raise store_error(store.path, exc)
+    return dict((r["measurement_id"], dict(r)) for r in rows)
+
+
+def _blobs_as_bytes(row):
+    """``row`` with its sample blobs as bytes (psycopg2 returns BYTEA as memoryview, sqlite3 BLOB as bytes)."""
+    for name in ("samples", "warmup_samples"):
+        if row.get(name) is not None:
+            row[name] = bytes(row[name])
+    return row
+
+
+def _latency_values(row, run_id, measurement_id):
+    """The server's latencies row for the store's ``row``: the same columns, the server's ids."""
+    values = OrderedDict((n, row.get(n)) for n in schema.LATENCY_COLUMN_NAMES)
+    values.update(measurement_id=measurement_id, run_id=run_id)
+    return _blobs_as_bytes(values)
+
+
+def _push_latencies(cur, server_run_id, pairs):
+    """Insert or replace the samples of ``pairs`` [(server measurement id, store latencies row)];
+    returns (added, updated). Samples the server has that are unchanged are not written."""
+    cur.execute("SELECT * FROM latencies WHERE run_id = %s", (server_run_id,))
+    have = dict((r["measurement_id"], r) for r in cur.fetchall())
+    added = updated = 0
+    for measurement_id, row in pairs:
+        values = _latency_values(row, server_run_id, measurement_id)
+        old = have.get(measurement_id)
+        if old is None:
+            _insert(cur, "latencies", values, key="measurement_id")
+            added += 1
+        elif _update_changed(cur, "latencies", _blobs_as_bytes(dict(old)), values, key="measurement_id"):
+            updated += 1
+    return added, updated
+
+
+def push_run(conn, run, points, now, latencies=None):
+    """Push one run, its points and their raw samples (``latencies``: {store measurement id: store latencies
+    row}, see :func:`store_latencies`) in one transaction; returns a :class:`RunPush`."""
     from psycopg2.extras import RealDictCursor
 
     if not run.get("run_uuid"):
@@ -218,18 +283,25 @@ def push_run(conn, run, points, now):
             cur.execute("SELECT * FROM measurements WHERE run_id = %s", (server_id,))
             have = dict((r["point_key"], r) for r in cur.fetchall())
             added = updated = 0
+            samples = []  # (server measurement id, store latencies row)
             for point in points:
                 fields = OrderedDict((n, point.get(n)) for n in point_names)
                 old = have.get(point["point_key"])
                 if old is None:
-                    _insert(cur, "measurements", OrderedDict([("run_id", server_id)] + list(fields.items())))
+                    measurement_id = _insert(cur, "measurements",
+                                             OrderedDict([("run_id", server_id)] + list(fields.items())))
                     added += 1
-                elif _update_changed(cur, "measurements", old, fields):
-                    updated += 1
-            if kind == "unchanged" and (added or updated):
+                else:
+                    measurement_id = old["id"]
+                    if _update_changed(cur, "measurements", old, fields):
+                        updated += 1
+                if (latencies or {}).get(point.get("id")) is not None:
+                    samples.append((measurement_id, latencies[point["id"]]))
+            latencies_added, latencies_updated = _push_latencies(cur, server_id, samples)
+            if kind == "unchanged" and (added or updated or latencies_added or latencies_updated):
                 cur.execute("UPDATE runs SET pushed_at = %s WHERE id = %s", (now, server_id))
                 kind = "updated"
-    return kind, added, updated
+    return RunPush(kind, added, updated, latencies_added, latencies_updated)
 
 
 def push_store(store, url, run_uuids=None, say=None):
@@ -251,14 +323,13 @@ def push_store(store, url, run_uuids=None, say=None):
             if run.get("status") == schema.RUN_RUNNING:
                 result.runs_skipped += 1
                 continue
-            kind, added, updated = push_run(conn, run, store.measurements(run["id"]), utc_now())
-            setattr(result, "runs_" + kind, getattr(result, "runs_" + kind) + 1)
-            result.points_added += added
-            result.points_updated += updated
+            done = push_run(conn, run, store.measurements(run["id"]), utc_now(), store_latencies(store, run["id"]))
+            result.add(done)
             result.pushed_uuids.append(run["run_uuid"])
             if say is not None:
-                say("run {} ({}): {}, {} point(s) added, {} updated".format(
-                    run["id"], run["run_uuid"], kind, added, updated))
+                say("run {} ({}): {}, {} point(s) added, {} updated; raw samples of {} point(s) added, {} "
+                    "replaced".format(run["id"], run["run_uuid"], done.kind, done.points_added, done.points_updated,
+                                      done.latencies_added, done.latencies_updated))
     except Exception as exc:
         psycopg2 = _driver()
         if isinstance(exc, psycopg2.OperationalError):  # the server went away in the middle
@@ -273,10 +344,16 @@ def push_store(store, url, run_uuids=None, say=None):
 
 # ---------------------------------------------------------------------------------------------- read
 
-def read_tables(url):
-    """(schema version, runs, measurements) as dicts keyed by the schema's column names, filtered by the
-    URL's ``board=`` (a run's host or board model, as :func:`board_label` shows it) and ``since=`` (runs
-    started on or after)."""
+# What read_tables returns; ``latencies`` is None unless asked for (readers that fit and plot need none).
+Tables = namedtuple("Tables", "version runs measurements latencies")
+
+
+def read_tables(url, latencies=False):
+    """:class:`Tables` (schema version, runs, measurements, and with ``latencies=True`` the points' raw
+    samples) as dicts keyed by the schema's column names, filtered by the URL's ``board=`` (a run's host
+    or board model, as :func:`board_label` shows it) and ``since=`` (runs started on or after). Latency
+    rows carry the server's ``measurement_id`` and ``run_id`` and their blobs as bytes, which
+    :func:`edgebench.results.samples.decode` reads; a database no push of this edgebench wrote has none."""
     from psycopg2.extras import RealDictCursor
 
     from edgebench.results.boards import board_matches
@@ -284,6 +361,7 @@ def read_tables(url):
     _, filters = split_url(url)
     psycopg2 = _driver()
     conn = connect(url)
+    samples = None
     try:
         with conn, conn.cursor(cursor_factory=RealDictCursor) as cur:
             cur.execute("SELECT to_regclass('edgebench_schema') AS t")
@@ -300,14 +378,24 @@ def read_tables(url):
             runs = [dict(r) for r in cur.fetchall()]
             if "board" in filters:
                 runs = [r for r in runs if board_matches(_environment(r), filters["board"])]
-            cur.execute("SELECT * FROM measurements WHERE run_id = ANY(%s) ORDER BY id",
-                        ([r["id"] for r in runs],))
+            run_ids = [r["id"] for r in runs]
+            cur.execute("SELECT * FROM measurements WHERE run_id = ANY(%s) ORDER BY id", (run_ids,))
             measurements = [dict(r) for r in cur.fetchall()]
+            if latencies:
+                samples = _read_latencies(cur, run_ids)
     except psycopg2.Error as exc:
         raise StoreError("cannot read {}: {}".format(redact(url), " ".join(str(exc).split())))
     finally:
         conn.close()
-    return version, runs, measurements
+    return Tables(version, runs, measurements, samples)
+
+
+def _read_latencies(cur, run_ids):
+    cur.execute("SELECT to_regclass('latencies') AS t")
+    if cur.fetchone()["t"] is None:  # written by an edgebench that pushed no samples, not pushed since
+        return []
+    cur.execute("SELECT * FROM latencies WHERE run_id = ANY(%s) ORDER BY measurement_id", (run_ids,))
+    return [_blobs_as_bytes(dict(r)) for r in cur.fetchall()]
 
 
 def _environment(run):

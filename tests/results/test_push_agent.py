@@ -7,6 +7,7 @@ import pytest
 from cli_helpers import edgebench_json
 from pg_server import PASSWORD
 
+from edgebench._files import atomic_write_json
 from edgebench.agent.push import Pusher
 from edgebench.results import schema
 from edgebench.results.store import ResultStore
@@ -73,6 +74,25 @@ def test_a_pushed_run_leaves_the_queue_and_a_resumed_one_rejoins_it(pg_url, tmp_
         assert pusher.pending(store) == {}  # running again: it is pushed once it ends
         store.finish_run(run_id, schema.RUN_COMPLETE, note="resumed")
         assert list(pusher.pending(store)) == [store.run(run_id)["run_uuid"]]
+
+
+def test_a_run_pushed_by_an_agent_without_samples_is_pushed_again_with_them(pg_url, tmp_path):
+    path = str(tmp_path / "results.db")
+    pusher = Pusher(pg_url, path, str(tmp_path))
+    with ResultStore(path) as store:
+        run_id = _finished_run(store)
+        point = store.measurements(run_id)[0]
+        store.add_latencies(point["id"], run_id, point["point_key"], [1.5, 1.25], None)
+        run = store.run(run_id)
+    # the ledger entry an agent that pushed no samples wrote: "status|finished_at|points|note"
+    atomic_write_json(os.path.join(str(tmp_path), "push.json"), {"pushed": {
+        run["run_uuid"]: "{}|{}|1|{}".format(run["status"], run["finished_at"], run["note"])}})
+    assert pusher.push_once() is True
+    conn = psycopg2.connect(pg_url)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT point_key, count FROM latencies")
+        assert cur.fetchall() == [(point["point_key"], 2)]
+    conn.close()
 
 
 def test_an_unreachable_server_keeps_the_run_queued_with_the_reason(tmp_path):

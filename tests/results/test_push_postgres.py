@@ -7,8 +7,8 @@ from cli_helpers import edgebench, edgebench_json
 from fleet_stores import BOARDS, copy_store, two_boards
 from pg_server import PASSWORD
 
-from edgebench.results import schema
-from edgebench.results.postgres import push_store, redact
+from edgebench.results import samples, schema
+from edgebench.results.postgres import push_store, read_tables, redact
 from edgebench.results.store import ResultStore
 
 psycopg2 = pytest.importorskip("psycopg2")
@@ -77,6 +77,20 @@ def test_pushed_run_keeps_the_sqlite_column_values(boards, pg_url):
             assert theirs[column] == mine[column], column
     assert json.loads(env) == json.loads(run["environment_json"]) and json.loads(plan) == json.loads(run["plan_json"])
     assert json.loads(power) == json.loads(run["power_json"]) and store_run_id == run["id"]
+
+
+@pytest.mark.slow
+def test_swept_samples_on_the_server_reproduce_its_median_and_p99_exactly(boards, pg_url):
+    edgebench_json("push", boards["nano_jp46"], pg_url, "--json")
+    tables = read_tables(pg_url, latencies=True)
+    points = dict((r["id"], r) for r in tables.measurements)
+    assert len(tables.latencies) == len(points) == 2
+    for row in tables.latencies:
+        point = points[row["measurement_id"]]
+        again = samples.stats_from_samples(samples.decode(row["samples"], row["encoding"]), point["batch_size"],
+                                           point["duration_s"])
+        assert (again["latency_median_ms"], again["latency_p99_ms"]) == (point["latency_median_ms"],
+                                                                         point["latency_p99_ms"])
 
 
 @pytest.mark.slow
