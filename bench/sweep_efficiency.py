@@ -31,9 +31,6 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 README_MODELS = "squeezenet1_1,mobilenet_v2,resnet18,vgg16"
-TOLERANCE = 0.10
-
-
 MODES = (("fresh", []), ("reused", ["--reuse-worker"]))
 
 
@@ -47,74 +44,6 @@ def one_sweep(args, out, flags):
     text = subprocess.check_output(cmd, env=env, stderr=subprocess.DEVNULL)
     wall_s = time.perf_counter() - start
     return wall_s, json.loads(text.decode("utf-8"))["measurements"]
-
-
-def added_mb(row):
-    """What the point added to the system's used memory, or None."""
-    peak, before = row.get("system_used_peak_mb"), row.get("system_used_before_mb")
-    return None if peak is None or before is None else peak - before
-
-
-def value(row, column):
-    return added_mb(row) if column == "system_added_mb" else row.get(column)
-
-
-def agreement(reused, fresh, column):
-    """(points within TOLERANCE, lines naming the others, worst relative difference) for one column."""
-    fresh_by_key = dict((r["point_key"], r) for r in fresh)
-    bad, worst, good = [], 0.0, 0
-    for row in reused:
-        other = fresh_by_key.get(row["point_key"])
-        a, b = value(row, column), value(other, column) if other else None
-        if a is None or b is None:
-            bad.append("{} {}: reused {} vs fresh {}".format(row["point_key"], column, a, b))
-            continue
-        diff = abs(a - b) / b
-        worst = max(worst, diff)
-        if diff > TOLERANCE:
-            bad.append("{} {}: reused {:.1f} vs fresh {:.1f} ({:+.1%})".format(row["point_key"], column, a, b,
-                                                                              (a - b) / b))
-        else:
-            good += 1
-    return good, bad, worst
-
-
-def median(values):
-    s = sorted(values)
-    n = len(s)
-    return (s[n // 2] + s[(n - 1) // 2]) / 2.0
-
-
-def latency_ratios(rows, fresh):
-    by_key = dict((r["point_key"], r) for r in fresh)
-    return [r["latency_median_ms"] / by_key[r["point_key"]]["latency_median_ms"] for r in rows
-            if r.get("latency_median_ms") and by_key.get(r["point_key"], {}).get("latency_median_ms")]
-
-
-def knees(rows):
-    from edgebench.analysis.fits import fit_knee
-
-    out = {}
-    for model in sorted(set(r["model"] for r in rows)):
-        pts = sorted((r["batch_size"], r["peak_rss_mb"]) for r in rows
-                     if r["model"] == model and r["status"] == "ok" and r["peak_rss_mb"] is not None)
-        fit = fit_knee([b for b, _ in pts], [m for _, m in pts])
-        out[model] = round(fit["knee"], 1) if fit["status"] == "ok" else fit["status"]
-    return out
-
-
-def same_knees(a, b):
-    """The same knee per model: both without one (flat, too few points), or knee batches within TOLERANCE."""
-    if set(a) != set(b):
-        return False
-    for model in a:
-        x, y = a[model], b[model]
-        if isinstance(x, str) or isinstance(y, str):
-            if x != y:
-                return False
-        elif abs(x - y) > TOLERANCE * max(x, y):
-            return False
-    return True
 
 
 def main():
@@ -141,31 +70,26 @@ def main():
     for name, _ in MODES:
         ratios = sorted(f[0] for f in figures[name])
         print("{}: efficiency {:.3f} (median of {})".format(name, ratios[len(ratios) // 2], len(ratios)))
-    failed = False
-    reused, fresh = last["reused"], last["fresh"]
-    first = [r for r in reused if r["batch_size"] == min(x["batch_size"] for x in reused)]
-    for column in ("peak_rss_mb", "system_added_mb"):
-        good, bad, worst = agreement(reused, fresh, column)
-        _, control_bad, control_worst = agreement(first, fresh, column)
-        # a column is judged only where the control agrees: else the machine, not the mode, decides it
-        judged = not control_bad
-        verdict = "" if not bad else (": FAIL" if judged else ": not judgeable here (the control differs too)")
+    from edgebench.analysis.worker_modes import compare
+
+    doc = compare(last["reused"], last["fresh"], columns=("peak_rss_mb", "system_added_mb"))
+    for column, c in doc["columns"].items():
+        verdict = "" if not c["differing"] else (": FAIL" if c["judged"] else
+                                                 ": not judgeable here (the control differs too)")
         print("reused vs fresh, {} within {:.0%}: {}/{} points, worst {:.1%} (control: first batches, a fresh "
-              "worker in both modes, worst {:.1%}){}".format(column, TOLERANCE, good, len(reused), worst,
-                                                           control_worst, verdict))
-        for line in bad:
+              "worker in both modes, worst {:.1%}){}".format(column, doc["tolerance"], c["within"], c["points"],
+                                                           c["worst"], c["control_worst"], verdict))
+        for line in c["differing"]:
             print("  " + line)
-        failed = failed or (judged and bool(bad))
-    ratios = latency_ratios(reused, fresh)
-    control = latency_ratios(first, fresh)
+    lat = doc["latency_ratio"]
     print("reused / fresh latency_median_ms per point: median {:.3f}, range {:.3f}-{:.3f} (control: first batches "
           "{:.3f}-{:.3f}; reported, not judged: one point's latency moves with the machine)".format(
-              median(ratios), min(ratios), max(ratios), min(control), max(control)))
-    knee, knee_fresh = knees(reused), knees(fresh)
-    same = same_knees(knee, knee_fresh)
+              lat["median"], lat["min"], lat["max"], lat["control_min"], lat["control_max"]))
+    k = doc["knees"]
     print("reused peak_rss_mb knee per model: {}; fresh: {} ({})".format(
-        knee, knee_fresh, "same within {:.0%}".format(TOLERANCE) if same else "DIFFERENT"))
-    failed = failed or not same
+        dict(k["reused"]), dict(k["fresh"]), "same within {:.0%}".format(doc["tolerance"]) if k["same"] else
+        "DIFFERENT"))
+    failed = not doc["agrees"]
     return 1 if failed else 0
 
 
