@@ -106,6 +106,8 @@ def test_malformed_job_file_fails_with_reason_and_the_agent_keeps_serving(state_
     [bad_id] = ap.job_dirs(state_dir, "failed")
     state = ap.job_state(state_dir, "failed", bad_id)
     assert state["status"] == "failed" and "broken.json: not valid JSON" in state["reason"]
+    # the spool moves the file to failed/ before the agent logs it: wait for the line, do not race it
+    ap.wait_for(lambda: "job file rejected" in agent.log(), 30, 0.05, "the rejection to be logged")
     assert "job file rejected" in agent.log()
 
     # a plan that parses but cannot run: rejected at submit, over the socket
